@@ -1,0 +1,92 @@
+//! The `fisher` command line program: one subcommand per stage of the pipeline.
+//!
+//! Each subcommand lives in a module of its own with a clap `Args` struct and a `run`
+//! function; this module only parses and dispatches.
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Which Burn backend runs the tensors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Pure-Rust CPU backend (the default).
+    #[default]
+    Flex,
+    /// GPU through wgpu (Vulkan, Metal or DX12); needs the `wgpu` cargo feature.
+    Wgpu,
+    /// NVIDIA GPU through CUDA; needs the `cuda` cargo feature.
+    Cuda,
+}
+
+impl Backend {
+    /// The Burn device for this backend, or an error naming the cargo feature it needs.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            #[cfg(feature = "flex")]
+            Self::Flex => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Ok(Device::wgpu(Default::default())),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Ok(Device::cuda(0)),
+            #[allow(unreachable_patterns)]
+            other => bail!(
+                "backend {other:?} is not compiled in: rebuild with `--features {}`",
+                format!("{other:?}").to_lowercase()
+            ),
+        }
+    }
+}
+
+/// Options every subcommand that computes takes.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Common {
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value_t = Backend::Flex, global = true)]
+    pub device: Backend,
+    /// Seed for every random choice of the run.
+    #[arg(long, default_value_t = 0, global = true)]
+    pub seed: u64,
+}
+
+/// Fisher-score embeddings of images: train, embed, decode, edit, evaluate.
+#[derive(Debug, Parser)]
+#[command(name = "fisher", version, about)]
+pub struct Cli {
+    /// Options shared by all subcommands.
+    #[command(flatten)]
+    pub common: Common,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Throughput benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `fisher bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {}
+
+/// Parses the arguments and runs the chosen subcommand.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    run(cli)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let _ = &cli.common;
+    match cli.command {
+        Command::Bench(b) => match b {},
+    }
+}
