@@ -23,3 +23,5 @@ pub use fisher_pixelcnn as pixelcnn;
 pub use fisher_score as score;
 
 pub mod cli;
+pub mod plot;
+pub mod run;

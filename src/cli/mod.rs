@@ -3,6 +3,9 @@
 //! Each subcommand lives in a module of its own with a clap `Args` struct and a `run`
 //! function; this module only parses and dispatches.
 
+pub mod fid;
+pub mod train;
+
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -64,6 +67,12 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// FID and KID between two feature files (`.npy`) or statistics files (`.npz`).
+    FidDistance(fid::DistanceArgs),
+    /// FID and KID between two image folders, with Inception-v3 or a domain classifier.
+    Fid(fid::Args),
+    /// Train a gated PixelCNN and report test bits/dim.
+    Train(train::Args),
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -88,5 +97,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let _ = &cli.common;
     match cli.command {
         Command::Bench(b) => match b {},
+        Command::Train(args) => train::run(args, &cli.common),
+        Command::FidDistance(args) => fid::run_distance(args, &cli.common),
+        Command::Fid(args) => fid::run(args, &cli.common),
     }
 }

@@ -1,0 +1,619 @@
+//! The host kernel: adds `P[:, j0..j0+n] · block` into per-group accumulators.
+//!
+//! Layout, chosen so that the random accesses hit the L1 cache and everything else streams:
+//!
+//! - The batch is cut into *groups* of up to 16 rows. A group's accumulator has two *slots*
+//!   per output row, the sums of the inputs reaching that row with a plus sign and with a
+//!   minus sign (entry `2·row + negative` indexes its slot), each 16 lanes (one per batch row,
+//!   64 bytes). The output is `scale · (plus − minus)`: no sign work in the inner loop.
+//! - The rows `0..k` are cut into *blocks*: the `s` blocks of the sparse JL construction, or
+//!   blocks of 256 rows for the very sparse kind. A block of a group's accumulator is 64 KiB
+//!   for `k/s = 512`, and is updated from L1 and L2 while the next block waits in L2.
+//! - The input is read in *super-tiles* of 16 384 coordinates. Their nonzeros are hashed once,
+//!   in parallel, into a table ordered by block, then by coordinate. Each task transposes its
+//!   group's rows of the super-tile to `[coordinate][lane]` (with AVX2 shuffles where
+//!   available; 1 MiB, in L2) and then, block after block, walks the table: each nonzero adds
+//!   one 16-lane vector, read in coordinate order, into one accumulator slot.
+//!
+//! Determinism: an accumulator element receives at most one addition per coordinate, and the
+//! additions arrive in increasing coordinate order whatever the tiling, the number of threads
+//! or the way groups and blocks are spread over them. The sums are therefore the same, bit for
+//! bit, for any chunking of the input fed in increasing coordinate order.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::columns::{SparseJlColumns, VerySparseColumns};
+
+/// Coordinates per super-tile (one hashed table).
+pub(crate) const SUPER: usize = 8192;
+
+/// Coordinates per transposition step.
+const TILE: usize = 256;
+
+/// Batch rows per wide group.
+pub(crate) const LANES: usize = 16;
+
+/// Fewest rows that get a wide group; fewer left-over rows get one narrow group each.
+const MIN_WIDE: usize = 4;
+
+/// Output rows per block of the very sparse kind: 256 rows of two 16-lane slots are 32 KiB.
+const RAGGED_BLOCK_ROWS: usize = 256;
+
+/// Sixteen lanes, one per batch row of a group, aligned to a cache line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, align(64))]
+pub(crate) struct Lanes(pub [f32; LANES]);
+
+impl Lanes {
+    /// Lane-wise `self += x`, through local copies so that it compiles to vector additions.
+    #[inline(always)]
+    fn add(&mut self, x: &Lanes) {
+        let (mut sum, x) = (self.0, x.0);
+        for (a, b) in sum.iter_mut().zip(x) {
+            *a += b;
+        }
+        self.0 = sum;
+    }
+}
+
+/// Zeros standing in for the rows of a group beyond the batch.
+static ZEROS: [f32; TILE] = [0.0; TILE];
+
+/// The hashed nonzeros of one super-tile of `n` coordinates, as entries `2·row + negative`,
+/// ordered by block and then by coordinate.
+pub(crate) struct Table {
+    /// Coordinates in the super-tile.
+    n: usize,
+    /// Block boundaries: block `b` is rows `rows[b]..rows[b + 1]`.
+    rows: Vec<u32>,
+    /// The entries.
+    entries: Entries,
+}
+
+/// The entries of a [`Table`].
+enum Entries {
+    /// Exactly one entry per coordinate and block: `[b·n + jj]` (sparse JL).
+    Fixed(Vec<u32>),
+    /// Any number per coordinate (very sparse), in parts over consecutive coordinates.
+    Ragged(Vec<RaggedPart>),
+}
+
+/// The entries of some consecutive coordinates, bucketed by block.
+struct RaggedPart {
+    /// For block `b`, entries `starts[b]..starts[b + 1]` of `coords` and `entries`.
+    starts: Vec<u32>,
+    /// Coordinate of each entry, relative to the super-tile.
+    coords: Vec<u32>,
+    /// The entries.
+    entries: Vec<u32>,
+}
+
+impl Table {
+    /// Hashes the sparse JL entries of coordinates `j0 .. j0 + n`, one pair of draws per task.
+    pub fn sparse(columns: &SparseJlColumns, j0: usize, n: usize) -> Self {
+        Self {
+            n,
+            rows: columns.starts.clone(),
+            entries: Entries::Fixed(sparse_entries(columns, j0, n)),
+        }
+    }
+
+    /// Hashes the very sparse entries of coordinates `j0 .. j0 + n`, in one part per thread.
+    pub fn very_sparse(columns: &VerySparseColumns, j0: usize, n: usize) -> Self {
+        let k = columns.k;
+        let blocks = k.div_ceil(RAGGED_BLOCK_ROWS);
+        let rows = (0..=blocks)
+            .map(|b| (b * RAGGED_BLOCK_ROWS).min(k) as u32)
+            .collect();
+        let parts = split(0..n, rayon::current_num_threads())
+            .into_par_iter()
+            .map(|range| RaggedPart::hash(columns, j0, range, blocks))
+            .collect();
+        Self {
+            n,
+            rows,
+            entries: Entries::Ragged(parts),
+        }
+    }
+
+    /// Number of blocks.
+    fn blocks(&self) -> usize {
+        self.rows.len() - 1
+    }
+}
+
+impl RaggedPart {
+    /// Hashes coordinates `j0 + range` and buckets their entries by block, keeping coordinate
+    /// order within each block.
+    fn hash(columns: &VerySparseColumns, j0: usize, range: Range<usize>, blocks: usize) -> Self {
+        let mut seen = vec![0u64; columns.k.div_ceil(64)];
+        let (mut coords, mut entries) = (Vec::new(), Vec::new());
+        let mut column = Vec::new();
+        for jj in range {
+            column.clear();
+            columns.column_into(j0 + jj, &mut column, &mut seen);
+            coords.extend(std::iter::repeat_n(jj as u32, column.len()));
+            entries.extend_from_slice(&column);
+        }
+
+        let block_of = |e: u32| (e >> 1) as usize / RAGGED_BLOCK_ROWS;
+        let mut starts = vec![0u32; blocks + 1];
+        for &e in &entries {
+            starts[block_of(e) + 1] += 1;
+        }
+        for b in 0..blocks {
+            starts[b + 1] += starts[b];
+        }
+        let mut next = starts.clone();
+        let (mut sorted_coords, mut sorted) = (vec![0; entries.len()], vec![0; entries.len()]);
+        for (&c, &e) in coords.iter().zip(&entries) {
+            let at = &mut next[block_of(e)];
+            sorted_coords[*at as usize] = c;
+            sorted[*at as usize] = e;
+            *at += 1;
+        }
+        Self {
+            starts,
+            coords: sorted_coords,
+            entries: sorted,
+        }
+    }
+
+    /// Coordinates and entries of block `b`.
+    fn block(&self, b: usize) -> (&[u32], &[u32]) {
+        let range = self.starts[b] as usize..self.starts[b + 1] as usize;
+        (&self.coords[range.clone()], &self.entries[range])
+    }
+}
+
+/// The sparse JL entries of coordinates `j0 .. j0 + n`, draw-major (`[i·n + jj]`), hashed
+/// one pair of draws per task.
+pub(crate) fn sparse_entries(columns: &SparseJlColumns, j0: usize, n: usize) -> Vec<u32> {
+    let mut entries = vec![0u32; columns.s * n];
+    if n > 0 {
+        entries
+            .par_chunks_mut(2 * n)
+            .enumerate()
+            .for_each(|(p, out)| vectorized(FillPair { columns, p, j0, n, out }));
+    }
+    entries
+}
+
+/// One group's accumulator: plus and minus sums per output row, slot `2·row + negative`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum GroupAcc {
+    /// Up to 16 batch rows `row0 .. row0 + rows`, 16 lanes per slot.
+    Wide {
+        /// First batch row.
+        row0: usize,
+        /// Batch rows in use (the other lanes stay zero).
+        rows: usize,
+        /// `2k` slots.
+        data: Vec<Lanes>,
+    },
+    /// One batch row.
+    Narrow {
+        /// The batch row.
+        row: usize,
+        /// `2k` slots.
+        data: Vec<f32>,
+    },
+}
+
+impl GroupAcc {
+    /// Groups covering `batch` rows, for output length `k`: wide groups of 16, a wide group
+    /// for 4 to 15 left-over rows, narrow groups for 1 to 3.
+    pub fn for_batch(batch: usize, k: usize) -> Vec<Self> {
+        let mut groups = Vec::new();
+        let mut row0 = 0;
+        while batch - row0 >= MIN_WIDE {
+            let rows = LANES.min(batch - row0);
+            groups.push(Self::Wide {
+                row0,
+                rows,
+                data: vec![Lanes::default(); 2 * k],
+            });
+            row0 += rows;
+        }
+        groups.extend((row0..batch).map(|row| Self::Narrow {
+            row,
+            data: vec![0.0; 2 * k],
+        }));
+        groups
+    }
+
+    /// The batch rows this group covers.
+    pub fn rows(&self) -> Range<usize> {
+        match self {
+            Self::Wide { row0, rows, .. } => *row0..row0 + rows,
+            Self::Narrow { row, .. } => *row..row + 1,
+        }
+    }
+
+    /// Writes `scale · (plus − minus)` of batch row `row0 + lane` into `out` (length `k`).
+    pub fn write_row(&self, lane: usize, scale: f32, out: &mut [f32]) {
+        match self {
+            Self::Wide { data, .. } => {
+                for (o, pair) in out.iter_mut().zip(data.chunks_exact(2)) {
+                    *o = scale * (pair[0].0[lane] - pair[1].0[lane]);
+                }
+            }
+            Self::Narrow { data, .. } => {
+                for (o, pair) in out.iter_mut().zip(data.chunks_exact(2)) {
+                    *o = scale * (pair[0] - pair[1]);
+                }
+            }
+        }
+    }
+}
+
+/// A group's accumulator slots for one range of blocks.
+enum Rows<'a> {
+    Wide(&'a mut [Lanes]),
+    Narrow(&'a mut [f32]),
+}
+
+impl<'a> Rows<'a> {
+    /// The first `at` rows and the rest.
+    fn split(self, at: usize) -> (Self, Self) {
+        match self {
+            Self::Wide(s) => {
+                let (a, b) = s.split_at_mut(at);
+                (Self::Wide(a), Self::Wide(b))
+            }
+            Self::Narrow(s) => {
+                let (a, b) = s.split_at_mut(at);
+                (Self::Narrow(a), Self::Narrow(b))
+            }
+        }
+    }
+}
+
+/// One task of the apply phase: a group, a range of blocks and their accumulator rows.
+struct Work<'a> {
+    /// The group's input rows over the super-tile.
+    input: Vec<&'a [f32]>,
+    /// Accumulator slots `base ..`.
+    acc: Rows<'a>,
+    /// Entry of the first slot.
+    base: u32,
+    /// Blocks applied.
+    blocks: Range<usize>,
+    /// Transposition buffer of this task, `n` lanes, kept between super-tiles.
+    xt: &'a mut Vec<Lanes>,
+}
+
+/// Transposition buffers kept across the super-tiles of one call, one per task.
+#[derive(Default)]
+pub(crate) struct Scratch(Vec<Vec<Lanes>>);
+
+/// Adds the super-tile `input[b][0..n]` (batch row `b`, coordinates of `table`) into
+/// `groups`, spreading groups and blocks over the threads of the current rayon pool.
+pub(crate) fn apply(groups: &mut [GroupAcc], input: &[&[f32]], table: &Table, scratch: &mut Scratch) {
+    let threads = rayon::current_num_threads();
+    let per_group = threads.div_ceil(groups.len().max(1)).clamp(1, table.blocks());
+    let tasks = groups.len() * per_group;
+    if scratch.0.len() < tasks {
+        scratch.0.resize_with(tasks, Vec::new);
+    }
+
+    let mut work = Vec::with_capacity(tasks);
+    let mut buffers = scratch.0.iter_mut();
+    for group in groups.iter_mut() {
+        let group_input: Vec<&[f32]> = group.rows().map(|b| input[b]).collect();
+        let mut acc = match group {
+            GroupAcc::Wide { data, .. } => Rows::Wide(data.as_mut_slice()),
+            GroupAcc::Narrow { data, .. } => Rows::Narrow(data.as_mut_slice()),
+        };
+        let mut consumed = 0usize;
+        for (blocks, xt) in split(0..table.blocks(), per_group).into_iter().zip(&mut buffers) {
+            let end = 2 * table.rows[blocks.end] as usize;
+            let (head, tail) = acc.split(end - consumed);
+            work.push(Work {
+                input: group_input.clone(),
+                acc: head,
+                base: consumed as u32,
+                blocks,
+                xt,
+            });
+            acc = tail;
+            consumed = end;
+        }
+    }
+    work.into_par_iter().for_each(|w| run(w, table));
+}
+
+/// Runs one task with the best instructions available.
+fn run(work: Work<'_>, table: &Table) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(ApplyOp { simd, work, table });
+    }
+    pulp::NullaryFnOnce::call(ApplyOp {
+        simd: Portable,
+        work,
+        table,
+    })
+}
+
+/// Runs `op` compiled for AVX2 where the processor has it, plainly elsewhere. The results
+/// are the same either way: only integer operations and lane-wise additions differ in width.
+#[inline]
+pub(crate) fn vectorized<Op: pulp::NullaryFnOnce>(op: Op) -> Op::Output {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(op);
+    }
+    op.call()
+}
+
+/// Hashing of one pair of sparse JL draws, for [`vectorized`].
+struct FillPair<'a> {
+    columns: &'a SparseJlColumns,
+    p: usize,
+    j0: usize,
+    n: usize,
+    out: &'a mut [u32],
+}
+
+impl pulp::NullaryFnOnce for FillPair<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call(self) {
+        self.columns.fill_pair(self.p, self.j0, self.n, self.out);
+    }
+}
+
+/// The apply task, generic over the transposition instructions.
+struct ApplyOp<'a, T> {
+    simd: T,
+    work: Work<'a>,
+    table: &'a Table,
+}
+
+impl<T: Transpose> pulp::NullaryFnOnce for ApplyOp<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call(self) {
+        let Work {
+            input,
+            acc,
+            base,
+            blocks,
+            xt,
+        } = self.work;
+        match acc {
+            Rows::Wide(acc) => {
+                transpose_all(self.simd, &input, self.table.n, xt);
+                apply_wide(xt, self.table, blocks, base, acc);
+            }
+            Rows::Narrow(acc) => apply_narrow(input[0], self.table, blocks, base, acc),
+        }
+    }
+}
+
+/// Transposes the group's rows over the whole super-tile into `xt`.
+#[inline(always)]
+fn transpose_all<T: Transpose>(simd: T, input: &[&[f32]], n: usize, xt: &mut Vec<Lanes>) {
+    if xt.len() < n {
+        xt.resize(n, Lanes::default());
+    }
+    for t0 in (0..n).step_by(TILE) {
+        let len = TILE.min(n - t0);
+        simd.transpose(input, t0, len, &mut xt[t0..t0 + len]);
+    }
+}
+
+/// Adds the transposed super-tile block by block: one 16-lane addition per entry.
+#[inline(always)]
+fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, acc: &mut [Lanes]) {
+    let n = table.n;
+    for b in blocks {
+        match &table.entries {
+            Entries::Fixed(entries) => {
+                for (x, &e) in xt.iter().zip(&entries[b * n..(b + 1) * n]) {
+                    acc[(e - base) as usize].add(x);
+                }
+            }
+            Entries::Ragged(parts) => {
+                for part in parts {
+                    let (coords, entries) = part.block(b);
+                    for (&c, &e) in coords.iter().zip(entries) {
+                        acc[(e - base) as usize].add(&xt[c as usize]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds one batch row: one scalar addition per entry.
+#[inline(always)]
+fn apply_narrow(row: &[f32], table: &Table, blocks: Range<usize>, base: u32, acc: &mut [f32]) {
+    let n = table.n;
+    for b in blocks {
+        match &table.entries {
+            Entries::Fixed(entries) => {
+                for (&x, &e) in row.iter().zip(&entries[b * n..(b + 1) * n]) {
+                    acc[(e - base) as usize] += x;
+                }
+            }
+            Entries::Ragged(parts) => {
+                for part in parts {
+                    let (coords, entries) = part.block(b);
+                    for (&c, &e) in coords.iter().zip(entries) {
+                        acc[(e - base) as usize] += row[c as usize];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Transposition of a tile of up to 16 rows into lanes.
+pub(crate) trait Transpose: Copy {
+    /// Sets `xt[jj].0[l] = rows[l][t0 + jj]` for `jj < len` and `l < rows.len()`; the other
+    /// lanes are left as they are (zero).
+    fn transpose(self, rows: &[&[f32]], t0: usize, len: usize, xt: &mut [Lanes]);
+}
+
+/// Element-by-element transposition, for any processor.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable;
+
+impl Transpose for Portable {
+    #[inline(always)]
+    fn transpose(self, rows: &[&[f32]], t0: usize, len: usize, xt: &mut [Lanes]) {
+        transpose_columns(rows, t0, 0..len, xt);
+    }
+}
+
+/// Element-by-element transposition of tile columns `cols`.
+#[inline(always)]
+fn transpose_columns(rows: &[&[f32]], t0: usize, cols: Range<usize>, xt: &mut [Lanes]) {
+    for (l, row) in rows.iter().enumerate() {
+        for jj in cols.clone() {
+            xt[jj].0[l] = row[t0 + jj];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use core::arch::x86_64::__m256;
+
+    use pulp::bytemuck::cast;
+    use pulp::x86::V3;
+
+    use super::{Lanes, Transpose, ZEROS, transpose_columns};
+
+    impl Transpose for V3 {
+        #[inline(always)]
+        fn transpose(self, rows: &[&[f32]], t0: usize, len: usize, xt: &mut [Lanes]) {
+            let full = len / 8 * 8;
+            for half in 0..2 {
+                let lane0 = 8 * half;
+                if lane0 >= rows.len() {
+                    break;
+                }
+                let eight: [&[f32]; 8] = core::array::from_fn(|l| {
+                    rows.get(lane0 + l)
+                        .map_or(&ZEROS[..len], |r| &r[t0..t0 + len])
+                });
+                for c in (0..full).step_by(8) {
+                    let block = transpose8(self, core::array::from_fn(|l| load8(&eight[l][c..])));
+                    for (cc, v) in block.into_iter().enumerate() {
+                        let lanes: [f32; 8] = cast(v);
+                        xt[c + cc].0[lane0..lane0 + 8].copy_from_slice(&lanes);
+                    }
+                }
+            }
+            transpose_columns(rows, t0, full..len, xt);
+        }
+    }
+
+    /// The first eight floats of `s` as a vector.
+    #[inline(always)]
+    fn load8(s: &[f32]) -> __m256 {
+        let a: [f32; 8] = s[..8].try_into().unwrap_or_default();
+        cast(a)
+    }
+
+    /// Transposes an 8×8 block held as eight row vectors.
+    #[inline(always)]
+    fn transpose8(simd: V3, r: [__m256; 8]) -> [__m256; 8] {
+        let a = simd.avx;
+        let t = [
+            a._mm256_unpacklo_ps(r[0], r[1]),
+            a._mm256_unpackhi_ps(r[0], r[1]),
+            a._mm256_unpacklo_ps(r[2], r[3]),
+            a._mm256_unpackhi_ps(r[2], r[3]),
+            a._mm256_unpacklo_ps(r[4], r[5]),
+            a._mm256_unpackhi_ps(r[4], r[5]),
+            a._mm256_unpacklo_ps(r[6], r[7]),
+            a._mm256_unpackhi_ps(r[6], r[7]),
+        ];
+        let u = [
+            a._mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            a._mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+            a._mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            a._mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+            a._mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            a._mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+            a._mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            a._mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+        ];
+        [
+            a._mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+            a._mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+            a._mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+            a._mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+            a._mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+            a._mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+            a._mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+            a._mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+        ]
+    }
+}
+
+/// `range` cut into `parts` consecutive pieces of nearly equal length (fewer if it is short).
+pub(crate) fn split(range: Range<usize>, parts: usize) -> Vec<Range<usize>> {
+    let len = range.len();
+    let parts = parts.clamp(1, len.max(1));
+    (0..parts)
+        .map(|p| range.start + p * len / parts..range.start + (p + 1) * len / parts)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(batch: usize, n: usize) -> Vec<Vec<f32>> {
+        (0..batch)
+            .map(|b| (0..n).map(|j| (b * 1000 + j) as f32).collect())
+            .collect()
+    }
+
+    #[test]
+    fn transposition_matches_element_by_element() {
+        for (batch, len) in [(16, TILE), (13, 200), (5, 7), (16, 9)] {
+            let data = rows_of(batch, TILE + 3);
+            let rows: Vec<&[f32]> = data.iter().map(|r| r.as_slice()).collect();
+            let mut expected = vec![Lanes::default(); TILE];
+            Portable.transpose(&rows, 3, len, &mut expected);
+            for jj in 0..len {
+                for (l, row) in rows.iter().enumerate() {
+                    assert_eq!(expected[jj].0[l], row[3 + jj]);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if let Some(simd) = pulp::x86::V3::try_new() {
+                let mut xt = vec![Lanes::default(); TILE];
+                simd.vectorize(|| simd.transpose(&rows, 3, len, &mut xt));
+                assert_eq!(xt, expected, "batch {batch}, len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_covers_the_range_in_order() {
+        assert_eq!(split(0..10, 3), vec![0..3, 3..6, 6..10]);
+        assert_eq!(split(4..6, 8), vec![4..5, 5..6]);
+        assert_eq!(split(0..0, 4), vec![0..0]);
+    }
+
+    #[test]
+    fn groups_cover_the_batch_once() {
+        for batch in [1, 3, 4, 15, 16, 17, 35, 64] {
+            let groups = GroupAcc::for_batch(batch, 8);
+            let mut covered: Vec<usize> = groups.iter().flat_map(|g| g.rows()).collect();
+            covered.sort_unstable();
+            assert_eq!(covered, (0..batch).collect::<Vec<_>>(), "batch {batch}");
+        }
+    }
+}

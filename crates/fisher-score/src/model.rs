@@ -1,0 +1,54 @@
+//! The one thing a model must offer to be scored: a probed forward pass.
+
+use burn::tensor::{Gradients, Int, Tensor};
+use fisher_core::ImageShape;
+
+use crate::{ProbedLayer, Result};
+
+/// A density model whose per-example Fisher scores can be computed in one backward pass.
+///
+/// The parameter vector θ of length `d` ([`num_free_parameters`](Self::num_free_parameters))
+/// is the concatenation, in the order of the records that
+/// [`log_likelihood_probed`](Self::log_likelihood_probed) returns, of each layer's free
+/// weights (row-major in the stored weight's shape, masked-out entries left out) and then its
+/// biases. Every trainable parameter of the model belongs to exactly one record.
+///
+/// fisher-score implements it for [`fisher_pixelcnn::PixelCnn`]; implement it for a model of
+/// your own to score it.
+pub trait ScoreModel {
+    /// The shape of the images the model was built for.
+    fn image_shape(&self) -> ImageShape;
+
+    /// Number of parameters `d`: free weights and biases of every layer.
+    fn num_free_parameters(&self) -> usize;
+
+    /// Log-likelihood in nats of each image, with a zero probe marked `require_grad` added
+    /// to the output of every parameterised layer, and the record of each such layer.
+    ///
+    /// After `ll.sum().backward()`, each probe's gradient holds every example's gradient of
+    /// its own log-likelihood with respect to that layer's output (the examples do not
+    /// interact).
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, channels, height, width]`, values in `0..=255`, on an autodiff
+    ///   device
+    /// - `cond`: `[batch, conditioning]` for a conditional model, else `None`
+    /// - output: `[batch]` and one record per layer
+    ///
+    /// # Errors
+    /// When the images or the conditioning have the wrong shape.
+    fn log_likelihood_probed(
+        &self,
+        images: Tensor<4, Int>,
+        cond: Option<Tensor<2>>,
+    ) -> Result<(Tensor<1>, Vec<ProbedLayer>)>;
+
+    /// The ordinary gradient of all free parameters, flattened in the order above, read from
+    /// `grads` after a backward pass through [`log_likelihood_probed`](Self::log_likelihood_probed).
+    ///
+    /// The vector has length `d`.
+    ///
+    /// # Errors
+    /// When the gradients cannot be read.
+    fn flat_gradient(&self, grads: &Gradients) -> Result<Vec<f32>>;
+}
