@@ -29,8 +29,8 @@ use fisher_jl::{ProjectionConfig, ProjectionKind};
 use fisher_pixelcnn::PixelCnn;
 use fisher_score::{
     ActivationEmbedder, DiagonalFisher, Embeddings, EmbeddingsMetadata, FisherEmbedder,
-    FittedNormalisation, Normalisation, Normalised, PixelEmbedder, PostNormalisation,
-    ScoreModel, ScoreProjection, Shard, Standardiser, embed_range, layer_inputs, merge_shards,
+    FittedNormalisation, Normalisation, Normalised, PixelEmbedder, PostNormalisation, ScoreModel,
+    ScoreProjection, Shard, Standardiser, embed_range, layer_inputs, merge_shards,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -177,7 +177,14 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
     let (images, dataset) = load_images(&args, args.split, args.start, args.count)?;
     let model = load_model(&args, &device)?;
 
-    let (embedder, mut meta) = build(&args, common, model.as_ref(), &images, normalisation, &device)?;
+    let (embedder, mut meta) = build(
+        &args,
+        common,
+        model.as_ref(),
+        &images,
+        normalisation,
+        &device,
+    )?;
     meta.total = images.len();
     meta.shard = args.shard;
     meta.dataset = dataset;
@@ -185,12 +192,18 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
     let range = args.shard.range(images.len(), args.batch_size)?;
     let bar = progress_bar(range.len() as u64);
     let started = Instant::now();
-    let (mut indices, values) =
-        embed_range(embedder.as_ref(), &images, range.clone(), args.batch_size, &device, |done| {
+    let (mut indices, values) = embed_range(
+        embedder.as_ref(),
+        &images,
+        range.clone(),
+        args.batch_size,
+        &device,
+        |done| {
             bar.set_position(done as u64);
             let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("{rate:.1} images/s"));
-        })?;
+        },
+    )?;
     bar.finish();
     indices.iter_mut().for_each(|i| *i += args.start as i64);
 
@@ -246,10 +259,11 @@ fn load_images(
                 SplitChoice::Train => Split::Train,
                 SplitChoice::Test => Split::Test,
             };
-            let data = Mnist::new(&args.data_dir)
-                .load(split)
-                .with_context(|| format!("loading Fashion-MNIST from {}", args.data_dir.display()))?;
-            (data.into_parts().0, format!("fashion-mnist:{split:?}").to_lowercase())
+            let data = Mnist::new(&args.data_dir).load(split).with_context(|| {
+                format!("loading Fashion-MNIST from {}", args.data_dir.display())
+            })?;
+            let split = format!("{split:?}").to_lowercase();
+            (data.into_parts().0, format!("{}:{split}", data_name(args)))
         }
         DataChoice::Faces => {
             if count == 0 {
@@ -261,15 +275,28 @@ fn load_images(
             } + start as u64;
             let faces = Faces::new(FacesConfig::default(), args.data_seed)?;
             let data = faces.generate(first, count)?.into_parts().0;
-            let name = format!("faces(seed={}):{split:?}", args.data_seed).to_lowercase();
+            let split = format!("{split:?}").to_lowercase();
+            let name = format!("{}:{split}", data_name(args));
             return Ok((data, format!("{name}[{start}..{}]", start + count)));
         }
     };
     if start > all.len() {
         bail!("--start {start} is past the {} images of {name}", all.len());
     }
-    let end = if count == 0 { all.len() } else { (start + count).min(all.len()) };
+    let end = if count == 0 {
+        all.len()
+    } else {
+        (start + count).min(all.len())
+    };
     Ok((all.slice(start, end), format!("{name}[{start}..{end}]")))
+}
+
+/// The data set's name in metadata.
+fn data_name(args: &Args) -> String {
+    match args.data {
+        DataChoice::FashionMnist => "fashion-mnist".into(),
+        DataChoice::Faces => format!("faces(seed={})", args.data_seed),
+    }
 }
 
 fn load_model(args: &Args, device: &Device) -> Result<Option<PixelCnn>> {
@@ -298,17 +325,27 @@ fn build(
     if let Some(m) = model
         && m.image_shape() != shape
     {
-        bail!("the model was trained on {} images, the data set has {shape}", m.image_shape());
+        bail!(
+            "the model was trained on {} images, the data set has {shape}",
+            m.image_shape()
+        );
     }
     let checkpoint = model.map_or_else(|| "none".to_string(), PixelCnn::fingerprint);
 
     let (method, d) = match args.method {
-        Method::Fisher => ("fisher".to_string(), model.map_or(0, ScoreModel::num_free_parameters)),
+        Method::Fisher => (
+            "fisher".to_string(),
+            model.map_or(0, ScoreModel::num_free_parameters),
+        ),
         Method::Activations => {
             let dims = layer_inputs(model.context("no model")?, device)?;
             let Some((_, d)) = dims.iter().find(|(name, _)| *name == args.layer) else {
                 let names: Vec<&str> = dims.iter().map(|(n, _)| n.as_str()).collect();
-                bail!("no layer {:?}; the layers are {}", args.layer, names.join(", "));
+                bail!(
+                    "no layer {:?}; the layers are {}",
+                    args.layer,
+                    names.join(", ")
+                );
             };
             (format!("activations:{}", args.layer), *d)
         }
@@ -352,10 +389,17 @@ fn build(
         Method::Activations => {
             let model = model.context("no model")?.clone();
             let names = layer_inputs(&model, device)?;
-            let layer = names.iter().position(|(n, _)| *n == args.layer).context("no layer")?;
+            let layer = names
+                .iter()
+                .position(|(n, _)| *n == args.layer)
+                .context("no layer")?;
             Box::new(ActivationEmbedder::new(model, layer, projection, device)?)
         }
-        Method::Pixels => Box::new(PixelEmbedder::new(shape, PixelScaling::UnitInterval, projection)?),
+        Method::Pixels => Box::new(PixelEmbedder::new(
+            shape,
+            PixelScaling::UnitInterval,
+            projection,
+        )?),
     };
 
     let post = match normalisation {
@@ -415,7 +459,7 @@ struct Fit<'a> {
 impl<'a> Fit<'a> {
     fn new(args: &'a Args, meta: &EmbeddingsMetadata) -> Result<Self> {
         let split = format!("{:?}", args.fit_split).to_lowercase();
-        let dataset = format!("{:?}:{split}[0..{}]", args.data, args.fit_count).to_lowercase();
+        let dataset = format!("{}:{split}[0..{}]", data_name(args), args.fit_count);
         let mut key = meta.to_map();
         for transient in ["dataset", "total", "shard", "batch_size", "format"] {
             key.remove(transient);
@@ -435,7 +479,10 @@ impl<'a> Fit<'a> {
     }
 
     /// Reads matching statistics from `--stats`, or fits them (and writes `--stats`).
-    fn cached(&self, fit: impl FnOnce() -> Result<FittedNormalisation>) -> Result<FittedNormalisation> {
+    fn cached(
+        &self,
+        fit: impl FnOnce() -> Result<FittedNormalisation>,
+    ) -> Result<FittedNormalisation> {
         if let Some(path) = &self.args.stats
             && path.exists()
         {
@@ -497,8 +544,9 @@ impl<'a> Fit<'a> {
 
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} images  {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} images  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
 }

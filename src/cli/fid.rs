@@ -83,7 +83,8 @@ enum Side {
 }
 
 fn is_npz(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 /// Runs `fisher fid-distance`.
@@ -234,7 +235,11 @@ fn read_image_folder(dir: &Path, channels: usize) -> Result<ImageBatch> {
         let shape = ImageShape::new(channels, h, w)?;
         let batch = batch.get_or_insert_with(|| ImageBatch::empty(shape));
         if batch.shape() != shape {
-            bail!("{}: size {w}x{h} differs from the folder's {}", path.display(), batch.shape());
+            bail!(
+                "{}: size {w}x{h} differs from the folder's {}",
+                path.display(),
+                batch.shape()
+            );
         }
         batch.push(&to_channel_first(&hwc, channels, h * w))?;
     }

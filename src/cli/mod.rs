@@ -3,6 +3,9 @@
 //! Each subcommand lives in a module of its own with a clap `Args` struct and a `run`
 //! function; this module only parses and dispatches.
 
+pub mod bench_scores;
+pub mod decoder;
+pub mod embed;
 pub mod fid;
 pub mod train;
 
@@ -73,6 +76,12 @@ pub enum Command {
     Fid(fid::Args),
     /// Train a gated PixelCNN and report test bits/dim.
     Train(train::Args),
+    /// Embed a data set's images: Fisher scores, activations or pixels, projected.
+    Embed(embed::Args),
+    /// Join the shards of one `fisher embed` run into the single run's file.
+    EmbedMerge(embed::MergeArgs),
+    /// Train and measure decoders from embeddings back to images.
+    Decoder(decoder::Args),
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -80,7 +89,10 @@ pub enum Command {
 
 /// `fisher bench …`
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Per-example Fisher scores: batched, looped, and a plain forward+backward pass.
+    Scores(bench_scores::Args),
+}
 
 /// Parses the arguments and runs the chosen subcommand.
 pub fn main() -> Result<()> {
@@ -96,9 +108,14 @@ pub fn main() -> Result<()> {
 pub fn run(cli: Cli) -> Result<()> {
     let _ = &cli.common;
     match cli.command {
-        Command::Bench(b) => match b {},
+        Command::Bench(b) => match b {
+            BenchCommand::Scores(args) => bench_scores::run(args, &cli.common),
+        },
+        Command::Embed(args) => embed::run(args, &cli.common),
+        Command::EmbedMerge(args) => embed::run_merge(args),
         Command::Train(args) => train::run(args, &cli.common),
         Command::FidDistance(args) => fid::run_distance(args, &cli.common),
         Command::Fid(args) => fid::run(args, &cli.common),
+        Command::Decoder(args) => decoder::run(args, &cli.common),
     }
 }

@@ -163,8 +163,16 @@ fn load_data(args: &Args, seed: u64) -> Result<(ImageBatch, ImageBatch)> {
         }
         Dataset::Faces => {
             let faces = Faces::new(FacesConfig::default(), seed)?;
-            let n_train = if args.train_images == 0 { 20_000 } else { args.train_images };
-            let n_test = if args.test_images == 0 { 2_000 } else { args.test_images };
+            let n_train = if args.train_images == 0 {
+                20_000
+            } else {
+                args.train_images
+            };
+            let n_test = if args.test_images == 0 {
+                2_000
+            } else {
+                args.test_images
+            };
             let train = faces.generate(0, n_train)?.into_parts().0;
             let test = faces.generate(n_train as u64, n_test)?.into_parts().0;
             Ok((train, test))
@@ -221,7 +229,8 @@ fn progress_bar(total: Option<u64>, position: u64) -> ProgressBar {
     } else {
         "[{elapsed_precise}] {pos} steps  {msg}"
     };
-    let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_position(position);
     bar

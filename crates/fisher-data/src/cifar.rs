@@ -78,7 +78,7 @@ fn append_records(
             0,
         ));
     }
-    if bytes.len() % RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(RECORD_BYTES) {
         let expected = ((n + 1) * RECORD_BYTES) as u64;
         return Err(Error::truncated(
             path,

@@ -78,9 +78,9 @@ impl DecoderConfig {
     /// When the config is invalid, or `spec.k` differs from the config's `embedding_dim`.
     pub fn init(&self, spec: EmbeddingSpec, device: &Device) -> Result<AnyDecoder> {
         Ok(match self {
-            Self::Deterministic(c) => AnyDecoder::Deterministic(c.init(spec, device)?),
-            Self::PixelCnn(c) => AnyDecoder::PixelCnn(c.init(spec, device)?),
-            Self::Flow(c) => AnyDecoder::Flow(c.init(spec, device)?),
+            Self::Deterministic(c) => AnyDecoder::Deterministic(Box::new(c.init(spec, device)?)),
+            Self::PixelCnn(c) => AnyDecoder::PixelCnn(Box::new(c.init(spec, device)?)),
+            Self::Flow(c) => AnyDecoder::Flow(Box::new(c.init(spec, device)?)),
         })
     }
 }
@@ -139,11 +139,11 @@ pub trait TrainableDecoder: Decoder {
 /// Any of the decoders, as built from a [`DecoderConfig`] or read from a checkpoint.
 pub enum AnyDecoder {
     /// A [`DeterministicDecoder`].
-    Deterministic(DeterministicDecoder),
+    Deterministic(Box<DeterministicDecoder>),
     /// A [`PixelCnnDecoder`].
-    PixelCnn(PixelCnnDecoder),
+    PixelCnn(Box<PixelCnnDecoder>),
     /// A [`FlowDecoder`].
-    Flow(FlowDecoder),
+    Flow(Box<FlowDecoder>),
 }
 
 impl AnyDecoder {
@@ -167,26 +167,28 @@ impl AnyDecoder {
     pub fn load_with(path: &Path, config: &DecoderConfig, device: &Device) -> Result<Self> {
         Ok(match config {
             DecoderConfig::Deterministic(c) => {
-                Self::Deterministic(DeterministicDecoder::load(path, c, device)?)
+                Self::Deterministic(Box::new(DeterministicDecoder::load(path, c, device)?))
             }
-            DecoderConfig::PixelCnn(c) => Self::PixelCnn(PixelCnnDecoder::load(path, c, device)?),
-            DecoderConfig::Flow(c) => Self::Flow(FlowDecoder::load(path, c, device)?),
+            DecoderConfig::PixelCnn(c) => {
+                Self::PixelCnn(Box::new(PixelCnnDecoder::load(path, c, device)?))
+            }
+            DecoderConfig::Flow(c) => Self::Flow(Box::new(FlowDecoder::load(path, c, device)?)),
         })
     }
 
     fn inner(&self) -> &dyn TrainableDecoder {
         match self {
-            Self::Deterministic(d) => d,
-            Self::PixelCnn(d) => d,
-            Self::Flow(d) => d,
+            Self::Deterministic(d) => d.as_ref(),
+            Self::PixelCnn(d) => d.as_ref(),
+            Self::Flow(d) => d.as_ref(),
         }
     }
 
     fn inner_mut(&mut self) -> &mut dyn TrainableDecoder {
         match self {
-            Self::Deterministic(d) => d,
-            Self::PixelCnn(d) => d,
-            Self::Flow(d) => d,
+            Self::Deterministic(d) => d.as_mut(),
+            Self::PixelCnn(d) => d.as_mut(),
+            Self::Flow(d) => d.as_mut(),
         }
     }
 }

@@ -72,8 +72,8 @@ impl DeterministicConfig {
     pub fn validate(&self) -> Result<()> {
         let factor = 1usize << self.upsamplings.min(16);
         if self.upsamplings > 16
-            || self.image.height % factor != 0
-            || self.image.width % factor != 0
+            || !self.image.height.is_multiple_of(factor)
+            || !self.image.width.is_multiple_of(factor)
         {
             return Err(CoreError::config(
                 "upsamplings",

@@ -7,9 +7,9 @@
 //!
 //! | kind | model of `x` given `z` | trained on | decodes by |
 //! | --- | --- | --- | --- |
-//! | [`DeterministicDecoder`] | `x̂ = net(z)` | squared error, or a discretized logistic | the mean |
-//! | [`PixelCnnDecoder`] | `∏ᵢ p(xᵢ \| x<ᵢ, z)` | maximum likelihood | sampling, or greedily |
-//! | [`FlowDecoder`] | `x = f⁻¹(ε; z)`, `ε ~ N(0, I)` | maximum likelihood | sampling at temperature `T` |
+//! | [`DeterministicDecoder`] | `x̂ = net(z)` | squared error or logistic likelihood | the mean |
+//! | [`PixelCnnDecoder`] | `∏ᵢ p(xᵢ \| x<ᵢ, z)` | likelihood | sampling, or greedily |
+//! | [`FlowDecoder`] | `x = f⁻¹(ε; z)`, `ε ~ N(0, I)` | likelihood | sampling at a temperature |
 //!
 //! Every decoder records the [`EmbeddingSpec`] (dimension `k`, projection kind and seed, model
 //! hash) of the embeddings it was trained on; [`fit`] and [`evaluate`] refuse embeddings with
@@ -47,15 +47,15 @@
 //!   very wide levels.
 
 pub mod checkpoint;
-mod conditional;
+pub mod conditional;
 mod config;
-mod deterministic;
+pub mod deterministic;
 pub mod error;
-mod flow;
+pub mod flow;
 mod logistic;
 mod nn;
 mod spec;
-mod train;
+pub mod train;
 mod trainer;
 
 pub use conditional::{PixelCnnDecoder, PixelCnnDecoderConfig};

@@ -1,8 +1,9 @@
 //! Training over a set of `(embedding, image)` pairs, test metrics, and checked decoding of
 //! host-side embeddings.
 //!
-//! [`fit`] runs epochs of shuffled mini-batches through [`fisher_core::Decoder::train_step`], reporting
-//! each step to a callback and writing checkpoints; it resumes where a loaded checkpoint
+//! [`fit`] runs epochs of shuffled mini-batches through
+//! [`fisher_core::Decoder::train_step`], reporting each step to a callback and writing
+//! checkpoints; it resumes where a loaded checkpoint
 //! stopped (the shuffle of each epoch comes from the seed and the epoch number, so a resumed
 //! run sees the same batches as an uninterrupted one). [`evaluate`] measures
 //!
@@ -96,6 +97,9 @@ pub struct FitOptions {
     pub checkpoint: Option<PathBuf>,
     /// Write a checkpoint every this many steps (0: only at the end).
     pub checkpoint_every: usize,
+    /// Return after this many steps even if the epochs are not done (`None`: no limit); a
+    /// later call continues where this one stopped, as a resume does.
+    pub step_limit: Option<usize>,
 }
 
 impl Default for FitOptions {
@@ -106,6 +110,7 @@ impl Default for FitOptions {
             seed: 0,
             checkpoint: None,
             checkpoint_every: 0,
+            step_limit: None,
         }
     }
 }
@@ -133,7 +138,8 @@ pub struct FitReport {
 }
 
 /// Trains `decoder` on `pairs` for `options.epochs` epochs, resuming after the
-/// `decoder.steps()` steps it has taken already.
+/// `decoder.steps()` steps it has taken already; writes a checkpoint every
+/// `options.checkpoint_every` steps and when it returns.
 ///
 /// # Errors
 /// [`Error::EmbeddingMismatch`](crate::Error::EmbeddingMismatch) when the embeddings' spec
@@ -162,7 +168,8 @@ pub fn fit<D: TrainableDecoder + ?Sized>(
     };
     let mut order = (usize::MAX, Vec::new());
 
-    while decoder.steps() < total_steps {
+    let limit = options.step_limit.unwrap_or(usize::MAX);
+    while decoder.steps() < total_steps && report.steps_run < limit {
         let step = decoder.steps();
         let (epoch, batch) = (step / per_epoch, step % per_epoch);
         if order.0 != epoch {
@@ -183,8 +190,10 @@ pub fn fit<D: TrainableDecoder + ?Sized>(
             loss,
         });
 
-        let due = options.checkpoint_every > 0 && decoder.steps() % options.checkpoint_every == 0;
-        if let (Some(path), true) = (&options.checkpoint, due || decoder.steps() == total_steps) {
+        let due = options.checkpoint_every > 0
+            && decoder.steps().is_multiple_of(options.checkpoint_every);
+        let last = decoder.steps() == total_steps || report.steps_run == limit;
+        if let (Some(path), true) = (&options.checkpoint, due || last) {
             decoder.save(path)?;
         }
     }
@@ -289,7 +298,7 @@ pub fn decode_embeddings<D: TrainableDecoder + ?Sized>(
 ) -> Result<ImageBatch> {
     decoder.spec().check(spec)?;
     let k = spec.k;
-    if z.is_empty() || z.len() % k != 0 {
+    if z.is_empty() || !z.len().is_multiple_of(k) {
         return Err(CoreError::shape(
             "embeddings (rows of k)",
             &[z.len().div_ceil(k).max(1), k],

@@ -216,6 +216,7 @@ fn checkpoints_round_trip_and_resume() {
             seed: 3,
             checkpoint: Some(path.clone()),
             checkpoint_every: 0,
+            step_limit: None,
         };
 
         // Straight through 4 epochs vs 2 epochs, reload, 2 more.
@@ -236,9 +237,14 @@ fn checkpoints_round_trip_and_resume() {
         );
 
         let mut resumed = reloaded;
+        let limited = FitOptions {
+            step_limit: Some(3),
+            ..options(4)
+        };
+        let report = fit(&mut resumed, &pairs, &limited, &device, |_| {}).unwrap();
+        assert_eq!((report.steps_run, resumed.steps()), (3, 7));
         let report = fit(&mut resumed, &pairs, &options(4), &device, |_| {}).unwrap();
-        assert_eq!(report.steps_run, 4);
-        assert_eq!(resumed.steps(), 8);
+        assert_eq!((report.steps_run, resumed.steps()), (1, 8));
         let (a, b) = (decode(&resumed, &z, 9), decode(&straight, &z, 9));
         assert_eq!(
             a,

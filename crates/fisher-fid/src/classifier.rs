@@ -21,18 +21,18 @@ use std::io::Write;
 use std::path::Path;
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
 use fisher_core::{FeatureExtractor, ImageBatch, ImageShape, PixelScaling};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 
 use crate::io::write_atomically;
 use crate::{Error, Result};
@@ -64,25 +64,42 @@ pub struct ClassifierConfig {
 }
 
 impl ClassifierConfig {
-    /// A classifier with Burn's default initialisation, drawn after seeding `device` with
-    /// `seed`.
+    /// A classifier with weights drawn from `seed`: every weight and bias uniform in
+    /// `±1/√fan_in` (Burn's default range), from a generator of its own, so that the draw
+    /// does not depend on the backend's global random state.
     ///
     /// # Errors
     /// [`fisher_core::Error::Config`] when a size is zero or the images are smaller than 4×4.
     pub fn init(&self, device: &Device, seed: u64) -> Result<DomainClassifier> {
         self.check()?;
-        device.seed(seed);
+        let mut rng = StdRng::seed_from_u64(seed);
         let c = self.channels;
-        let conv = |input, output| {
-            Conv2dConfig::new([input, output], [3, 3])
+        let mut conv = |input: usize, output: usize| {
+            let mut layer = Conv2dConfig::new([input, output], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
+                .with_initializer(Initializer::Zeros)
+                .init(device);
+            let bound = 1.0 / ((input * 9) as f64).sqrt();
+            layer.weight = uniform(&mut rng, [output, input, 3, 3], bound, device);
+            layer.bias = Some(uniform(&mut rng, [output], bound, device));
+            layer
+        };
+        let conv1 = conv(self.image_shape.channels, c);
+        let conv2 = conv(c, 2 * c);
+        let mut linear = |input: usize, output: usize| {
+            let mut layer = LinearConfig::new(input, output)
+                .with_initializer(Initializer::Zeros)
+                .init(device);
+            let bound = 1.0 / (input as f64).sqrt();
+            layer.weight = uniform(&mut rng, [input, output], bound, device);
+            layer.bias = Some(uniform(&mut rng, [output], bound, device));
+            layer
         };
         Ok(DomainClassifier {
-            conv1: conv(self.image_shape.channels, c),
-            conv2: conv(c, 2 * c),
-            hidden: LinearConfig::new(2 * c * 16, self.feature_dim).init(device),
-            head: LinearConfig::new(self.feature_dim, self.outputs).init(device),
+            conv1,
+            conv2,
+            hidden: linear(2 * c * 16, self.feature_dim),
+            head: linear(self.feature_dim, self.outputs),
             image: self.image_shape.to_array(),
             attributes: self.targets == TargetKind::Attributes,
         })
@@ -99,7 +116,11 @@ impl ClassifierConfig {
             }
         }
         if self.image_shape.height < 4 || self.image_shape.width < 4 {
-            return Err(Error::config("image shape", self.image_shape, "must be at least 4×4"));
+            return Err(Error::config(
+                "image shape",
+                self.image_shape,
+                "must be at least 4×4",
+            ));
         }
         Ok(())
     }
@@ -181,7 +202,8 @@ impl DomainClassifier {
         write_atomically(path, |f| {
             let io = |e| Error::io(path, e);
             f.write_all(MAGIC).map_err(io)?;
-            f.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
+            f.write_all(&(header.len() as u64).to_le_bytes())
+                .map_err(io)?;
             f.write_all(header.as_bytes()).map_err(io)?;
             f.write_all(&bytes).map_err(io)
         })
@@ -211,6 +233,20 @@ impl DomainClassifier {
     }
 }
 
+/// A parameter of `shape` with values uniform in `±bound`.
+fn uniform<const D: usize>(
+    rng: &mut StdRng,
+    shape: [usize; D],
+    bound: f64,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * bound) as f32)
+        .collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
 /// First bytes of a classifier file.
 const MAGIC: &[u8; 8] = b"FISHCLS1";
 
@@ -220,7 +256,10 @@ fn split_file<'a>(raw: &'a [u8], path: &Path) -> Result<(ClassifierConfig, &'a [
         return Err(bad("missing FISHCLS1 header"));
     }
     let len = u64::from_le_bytes(raw[8..16].try_into().map_err(|_| bad("header"))?) as usize;
-    let end = 16usize.checked_add(len).filter(|&e| e <= raw.len()).ok_or_else(|| bad("short"))?;
+    let end = 16usize
+        .checked_add(len)
+        .filter(|&e| e <= raw.len())
+        .ok_or_else(|| bad("short"))?;
     let text = std::str::from_utf8(&raw[16..end]).map_err(|_| bad("config is not UTF-8"))?;
     let config: ClassifierConfig = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
     Ok((config, &raw[end..]))
@@ -237,7 +276,8 @@ impl FeatureExtractor for DomainClassifier {
     /// - `images`: `[batch, channels, height, width]`, values in `0..=255`
     /// - output: `[batch, f]`
     fn features(&self, images: Tensor<4, Int>) -> fisher_core::Result<Tensor<2>> {
-        self.image_shape().check_batch("classifier input", images.dims())?;
+        self.image_shape()
+            .check_batch("classifier input", images.dims())?;
         Ok(self.embed(PixelScaling::UnitInterval.apply(images)))
     }
 }
@@ -348,12 +388,11 @@ fn check_training(
     if images.shape() != config.image_shape {
         let [c, h, w] = images.shape().to_array();
         let [ec, eh, ew] = config.image_shape.to_array();
-        return Err(Error::shape("training images", &[images.len(), ec, eh, ew], &[
-            images.len(),
-            c,
-            h,
-            w,
-        ]));
+        return Err(Error::shape(
+            "training images",
+            &[images.len(), ec, eh, ew],
+            &[images.len(), c, h, w],
+        ));
     }
     let expected: Vec<usize> = match (targets, config.targets) {
         (Targets::Classes(t), TargetKind::Classes) if t.dims()[0] == images.len() => vec![],
@@ -384,7 +423,9 @@ fn batch_loss(
     batch: &[usize],
     device: &Device,
 ) -> Tensor<1> {
-    let x = images.select(batch).to_float(device, PixelScaling::UnitInterval);
+    let x = images
+        .select(batch)
+        .to_float(device, PixelScaling::UnitInterval);
     let logits = model.logits(x);
     let index: Vec<i32> = batch.iter().map(|&i| i as i32).collect();
     let index = Tensor::<1, Int>::from_data(TensorData::new(index, [batch.len()]), device);

@@ -56,7 +56,11 @@ pub fn extract_features(
     mut on_batch: impl FnMut(usize, usize),
 ) -> Result<Array2<f32>> {
     if batch_size == 0 {
-        return Err(Error::config("batch size", batch_size, "must be at least 1"));
+        return Err(Error::config(
+            "batch size",
+            batch_size,
+            "must be at least 1",
+        ));
     }
     let f = extractor.feature_dim();
     let n = images.len();

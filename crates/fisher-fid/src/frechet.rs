@@ -103,10 +103,7 @@ pub fn frechet_distance(a: &GaussianStats, b: &GaussianStats) -> Result<FrechetD
 /// # Errors
 /// [`fisher_core::Error::Shape`] when the matrices are not square of one size;
 /// [`Error::Numerical`] when an eigenvalue solver does not converge.
-pub fn trace_sqrt_product(
-    sigma1: &Array2<f64>,
-    sigma2: &Array2<f64>,
-) -> Result<(f64, SqrtRoute)> {
+pub fn trace_sqrt_product(sigma1: &Array2<f64>, sigma2: &Array2<f64>) -> Result<(f64, SqrtRoute)> {
     let d = sigma1.nrows();
     if sigma1.dim() != (d, d) || sigma2.dim() != (d, d) {
         let (r, c) = sigma2.dim();
@@ -116,8 +113,16 @@ pub fn trace_sqrt_product(
     let s2 = to_faer(sigma2);
 
     let (factor, structure, route) = match s1.llt(Side::Lower) {
-        Ok(llt) => (llt.L().to_owned(), BlockStructure::TriangularLower, SqrtRoute::Cholesky),
-        Err(_) => (symmetric_sqrt(s1.as_ref())?, BlockStructure::Rectangular, SqrtRoute::Eigen),
+        Ok(llt) => (
+            llt.L().to_owned(),
+            BlockStructure::TriangularLower,
+            SqrtRoute::Cholesky,
+        ),
+        Err(_) => (
+            symmetric_sqrt(s1.as_ref())?,
+            BlockStructure::Rectangular,
+            SqrtRoute::Eigen,
+        ),
     };
     let m = congruence(factor.as_ref(), structure, s2.as_ref());
 
@@ -171,14 +176,14 @@ fn congruence(factor: MatRef<'_, f64>, structure: BlockStructure, s: MatRef<'_, 
 /// `√S = V √max(Λ, 0) Vᵀ` for symmetric `S = V Λ Vᵀ`.
 fn symmetric_sqrt(s: MatRef<'_, f64>) -> Result<Mat<f64>> {
     let _span = tracing::info_span!("symmetric sqrt", d = s.nrows()).entered();
-    let evd = s.self_adjoint_eigen(Side::Lower).map_err(|e| Error::Numerical {
-        what: "eigendecomposition of Σ₁".into(),
-        reason: format!("{e:?}"),
-    })?;
+    let evd = s
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| Error::Numerical {
+            what: "eigendecomposition of Σ₁".into(),
+            reason: format!("{e:?}"),
+        })?;
     let v = evd.U();
-    let roots: Vec<f64> = (0..s.nrows())
-        .map(|k| evd.S()[k].max(0.0).sqrt())
-        .collect();
+    let roots: Vec<f64> = (0..s.nrows()).map(|k| evd.S()[k].max(0.0).sqrt()).collect();
     let scaled = Mat::from_fn(s.nrows(), s.ncols(), |i, k| v[(i, k)] * roots[k]);
 
     let mut out = Mat::zeros(s.nrows(), s.ncols());
@@ -230,12 +235,18 @@ mod tests {
         let c = 0.6f64;
         let s = 0.8f64;
         let r = array![[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]];
-        let a = r.dot(&Array2::from_diag(&array![3.0, 1.0, 2.0])).dot(&r.t());
+        let a = r
+            .dot(&Array2::from_diag(&array![3.0, 1.0, 2.0]))
+            .dot(&r.t());
         let b = Array2::from_diag(&array![1.0, 2.0, 5.0]);
         let (t_chol, _) = trace_sqrt_product(&a, &b).unwrap();
         let l = to_faer(&a);
         let root = symmetric_sqrt(l.as_ref()).unwrap();
-        let m = congruence(root.as_ref(), BlockStructure::Rectangular, to_faer(&b).as_ref());
+        let m = congruence(
+            root.as_ref(),
+            BlockStructure::Rectangular,
+            to_faer(&b).as_ref(),
+        );
         let ev = m.self_adjoint_eigenvalues(Side::Lower).unwrap();
         let t_eig: f64 = ev.iter().map(|l| l.max(0.0).sqrt()).sum();
         Tolerance::new(1e-12, 0.0).assert(&[t_chol], &[t_eig]);
@@ -246,6 +257,9 @@ mod tests {
         let a = GaussianStats::new(array![0.0], array![[1.0]]).unwrap();
         let b = GaussianStats::new(array![0.0, 0.0], Array2::eye(2)).unwrap();
         let err = frechet_distance(&a, &b).unwrap_err();
-        assert!(matches!(err, Error::Core(fisher_core::Error::Shape { .. })), "{err}");
+        assert!(
+            matches!(err, Error::Core(fisher_core::Error::Shape { .. })),
+            "{err}"
+        );
     }
 }

@@ -61,7 +61,10 @@ mod tests {
         assert!(!path.exists());
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
 
-        write_atomically(&path, |f| f.write_all(b"whole").map_err(|e| Error::io("x", e))).unwrap();
+        write_atomically(&path, |f| {
+            f.write_all(b"whole").map_err(|e| Error::io("x", e))
+        })
+        .unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"whole");
         fs::remove_dir_all(&dir).unwrap();
     }

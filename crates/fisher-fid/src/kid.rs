@@ -113,16 +113,25 @@ pub fn kernel_inception_distance(
 
 fn check_inputs(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, config: &KidConfig) -> Result<()> {
     if a.ncols() != b.ncols() {
-        return Err(Error::shape("second feature set", &[b.nrows(), a.ncols()], &[
-            b.nrows(),
-            b.ncols(),
-        ]));
+        return Err(Error::shape(
+            "second feature set",
+            &[b.nrows(), a.ncols()],
+            &[b.nrows(), b.ncols()],
+        ));
     }
     if config.subsets == 0 {
-        return Err(Error::config("KID subsets", config.subsets, "must be at least 1"));
+        return Err(Error::config(
+            "KID subsets",
+            config.subsets,
+            "must be at least 1",
+        ));
     }
     if config.subset_size < 2 {
-        return Err(Error::config("KID subset size", config.subset_size, "must be at least 2"));
+        return Err(Error::config(
+            "KID subset size",
+            config.subset_size,
+            "must be at least 2",
+        ));
     }
     for (what, set) in [("first feature set", a), ("second feature set", b)] {
         if set.nrows() < 2 {
@@ -260,7 +269,10 @@ mod tests {
         let same = kernel_inception_distance(a.view(), b.view(), &config).unwrap();
         let shifted = kernel_inception_distance(a.view(), c.view(), &config).unwrap();
         assert!(same.mean.abs() < 3.0 * same.std + 1e-3, "{same:?}");
-        assert!(shifted.mean > 20.0 * same.mean.abs(), "{shifted:?} vs {same:?}");
+        assert!(
+            shifted.mean > 20.0 * same.mean.abs(),
+            "{shifted:?} vs {same:?}"
+        );
         assert_eq!(same.subset_size, 100);
     }
 

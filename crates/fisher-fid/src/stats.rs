@@ -181,7 +181,10 @@ where
         .names()
         .map_err(|e| Error::format(path, format!("unreadable npz: {e}")))?;
     if !names.iter().any(|n| n == name) {
-        return Err(Error::format(path, format!("no array `{name}` (arrays: {names:?})")));
+        return Err(Error::format(
+            path,
+            format!("no array `{name}` (arrays: {names:?})"),
+        ));
     }
 
     match npz.by_name::<ndarray::OwnedRepr<f64>, D>(name) {
@@ -218,7 +221,11 @@ fn check_symmetric(sigma: ArrayView2<'_, f64>) -> Result<()> {
             if gap > 1e-6 * scale {
                 return Err(Error::config(
                     "covariance",
-                    format!("Σ[{i},{j}] = {} vs Σ[{j},{i}] = {}", sigma[[i, j]], sigma[[j, i]]),
+                    format!(
+                        "Σ[{i},{j}] = {} vs Σ[{j},{i}] = {}",
+                        sigma[[i, j]],
+                        sigma[[j, i]]
+                    ),
                     "must be symmetric",
                 ));
             }
@@ -259,7 +266,11 @@ impl StatsAccumulator {
     /// [`fisher_core::Error::Config`] when `dim` is 0.
     pub fn new(dim: usize) -> Result<Self> {
         if dim == 0 {
-            return Err(Error::config("feature dimension", dim, "must be at least 1"));
+            return Err(Error::config(
+                "feature dimension",
+                dim,
+                "must be at least 1",
+            ));
         }
         Ok(Self {
             dim,
@@ -303,7 +314,11 @@ impl StatsAccumulator {
     pub fn push_rows<T: Copy + Into<f64>>(&mut self, rows: &[T]) -> Result<()> {
         if rows.len() % self.dim != 0 {
             let n = rows.len() / self.dim;
-            return Err(Error::shape("feature rows", &[n + 1, self.dim], &[rows.len()]));
+            return Err(Error::shape(
+                "feature rows",
+                &[n + 1, self.dim],
+                &[rows.len()],
+            ));
         }
         let offset = self.count() * self.dim;
         if let Some(i) = rows.iter().position(|v| !(*v).into().is_finite()) {
@@ -331,10 +346,11 @@ impl StatsAccumulator {
     /// as [`push_rows`](Self::push_rows).
     pub fn push_array<T: Copy + Into<f64>>(&mut self, rows: ArrayView2<'_, T>) -> Result<()> {
         if rows.ncols() != self.dim {
-            return Err(Error::shape("features", &[rows.nrows(), self.dim], &[
-                rows.nrows(),
-                rows.ncols(),
-            ]));
+            return Err(Error::shape(
+                "features",
+                &[rows.nrows(), self.dim],
+                &[rows.nrows(), rows.ncols()],
+            ));
         }
         match rows.as_slice() {
             Some(slice) => self.push_rows(slice),
@@ -426,7 +442,11 @@ impl StatsAccumulator {
     fn merge_means(&mut self, chunk_mean: &[f64], rows: usize) {
         let (na, nb) = (self.count as f64, rows as f64);
         let n = na + nb;
-        let delta: Vec<f64> = chunk_mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
+        let delta: Vec<f64> = chunk_mean
+            .iter()
+            .zip(&self.mean)
+            .map(|(b, a)| b - a)
+            .collect();
 
         if self.count > 0 {
             let w = na * nb / n;
@@ -474,9 +494,13 @@ mod tests {
     }
 
     fn sample(n: usize, d: usize, seed: u64) -> Array2<f64> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         Array2::from_shape_fn((n, d), |(i, j)| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let u = (state >> 11) as f64 / (1u64 << 53) as f64;
             1e3 + u * (1.0 + j as f64) + 0.1 * i as f64
         })
@@ -489,14 +513,20 @@ mod tests {
         let tol = Tolerance::new(1e-10, 1e-12);
 
         for chunk in [1, 4, 7, 37, 100] {
-            let mut acc = StatsAccumulator::new(5).unwrap().with_chunk_rows(chunk).unwrap();
+            let mut acc = StatsAccumulator::new(5)
+                .unwrap()
+                .with_chunk_rows(chunk)
+                .unwrap();
             let flat = x.as_slice().unwrap();
             acc.push_rows(&flat[..5 * 3]).unwrap();
             acc.push_rows(&flat[5 * 3..5 * 20]).unwrap();
             acc.push_rows(&flat[5 * 20..]).unwrap();
             let stats = acc.finish(SampleCheck::FullRank).unwrap();
             tol.assert(stats.mean().as_slice().unwrap(), &mean);
-            tol.assert(stats.covariance().as_slice().unwrap(), cov.as_slice().unwrap());
+            tol.assert(
+                stats.covariance().as_slice().unwrap(),
+                cov.as_slice().unwrap(),
+            );
         }
     }
 
@@ -525,7 +555,10 @@ mod tests {
         acc.push_rows(&[1.0f32, 2.0, 3.0]).unwrap();
         let err = acc.push_rows(&[1.0f32, f32::NAN, 3.0]).unwrap_err();
         assert!(
-            matches!(err, Error::Core(fisher_core::Error::NonFinite { index: 4, .. })),
+            matches!(
+                err,
+                Error::Core(fisher_core::Error::NonFinite { index: 4, .. })
+            ),
             "{err}"
         );
         assert_eq!(acc.count(), 1);
@@ -555,6 +588,9 @@ mod tests {
     fn asymmetric_covariance_is_rejected() {
         let sigma = ndarray::array![[1.0, 0.5], [0.4, 1.0]];
         let err = GaussianStats::new(ndarray::array![0.0, 0.0], sigma).unwrap_err();
-        assert!(matches!(err, Error::Core(fisher_core::Error::Config { .. })), "{err}");
+        assert!(
+            matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+            "{err}"
+        );
     }
 }

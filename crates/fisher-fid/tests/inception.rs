@@ -39,7 +39,10 @@ fn tiny_network_matches_pytorch_features() {
         assert_eq!(got.dims(), [expected.nrows(), expected.ncols()]);
         let got: Vec<f32> = got.into_data().try_into_vec_as().unwrap();
         Tolerance::new(1e-4, 1e-6).assert(&got, expected.as_slice().unwrap());
-        assert!(expected.iter().any(|&v| v > 0.1), "{set}: features must not vanish");
+        assert!(
+            expected.iter().any(|&v| v > 0.1),
+            "{set}: features must not vanish"
+        );
     }
 
     let big = Array4::from_shape_fn((1, 3, 320, 352), |(_, c, y, x)| {
@@ -104,7 +107,11 @@ fn layer_table_matches_the_real_weights_file() {
     assert_eq!(sorted(ours), sorted(m.tensors.clone()));
     assert_eq!(sorted(settings), sorted(m.settings));
 
-    let total: usize = m.tensors.iter().map(|(_, d)| d.iter().product::<usize>()).sum();
+    let total: usize = m
+        .tensors
+        .iter()
+        .map(|(_, d)| d.iter().product::<usize>())
+        .sum();
     assert_eq!(total, 21_802_784);
     assert_eq!(InceptionConfig::new().file_parameters(), total);
 }
@@ -141,7 +148,10 @@ fn built_archive(config: &InceptionConfig, edit: impl Fn(&str, Leaf) -> Option<L
         leaves.push(if s.padding[0] == s.padding[1] {
             ("padding", Leaf::Int(s.padding[0] as i64))
         } else {
-            ("padding", Leaf::Ints(s.padding.iter().map(|&p| p as i64).collect()))
+            (
+                "padding",
+                Leaf::Ints(s.padding.iter().map(|&p| p as i64).collect()),
+            )
         });
         for (key, leaf) in leaves {
             let name = format!("{}.{key}", s.name);
@@ -210,7 +220,9 @@ fn misshapen_tensor_is_named() {
 fn wrong_layer_setting_is_a_mismatch() {
     let config = tiny_config();
     let target = "net.layers.mixed_3.conv.stride";
-    let bytes = built_archive(&config, |n, l| Some(if n == target { Leaf::Int(1) } else { l }));
+    let bytes = built_archive(&config, |n, l| {
+        Some(if n == target { Leaf::Int(1) } else { l })
+    });
     let err = load(bytes, &config).unwrap_err();
     assert!(
         matches!(&err, Error::Core(fisher_core::Error::Mismatch { what, .. }) if what == target),
@@ -220,6 +232,12 @@ fn wrong_layer_setting_is_a_mismatch() {
 
 #[test]
 fn config_limits_are_typed_errors() {
-    let err = InceptionConfig::new().with_input_size(64).init(&Device::flex()).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Config { .. })), "{err}");
+    let err = InceptionConfig::new()
+        .with_input_size(64)
+        .init(&Device::flex())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+        "{err}"
+    );
 }

@@ -11,7 +11,9 @@ use ndarray::{Array0, Array2};
 use ndarray_npy::NpzReader;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 struct Case {
@@ -69,7 +71,10 @@ fn numpy_written_statistics_load_and_agree() {
     let loaded = GaussianStats::load_npz(&fixture("frechet_stats_a.npz")).unwrap();
     let ours = stats(&c.x);
     let tol = Tolerance::new(1e-12, 1e-14);
-    tol.assert(loaded.mean().as_slice().unwrap(), ours.mean().as_slice().unwrap());
+    tol.assert(
+        loaded.mean().as_slice().unwrap(),
+        ours.mean().as_slice().unwrap(),
+    );
     tol.assert(
         loaded.covariance().as_slice().unwrap(),
         ours.covariance().as_slice().unwrap(),
@@ -90,7 +95,11 @@ fn saved_statistics_read_back_in_the_same_format() {
     let zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
     let mut members: Vec<&str> = zip.file_names().collect();
     members.sort();
-    assert_eq!(members, vec!["mu.npy", "sigma.npy"], "numpy.savez member names");
+    assert_eq!(
+        members,
+        vec!["mu.npy", "sigma.npy"],
+        "numpy.savez member names"
+    );
     let mut npz = NpzReader::new(std::fs::File::open(&path).unwrap()).unwrap();
     let sigma: Array2<f64> = npz.by_name("sigma").unwrap();
     assert_eq!(&sigma, s.covariance());
@@ -109,5 +118,9 @@ fn kid_on_whole_sets_matches_numpy() {
     };
     let kid = kernel_inception_distance(c.x.view(), c.y.view(), &config).unwrap();
     Tolerance::new(1e-6, 1e-9).assert(&[kid.mean], &[expected.into_scalar()]);
-    assert!(kid.std < 1e-9 * kid.mean.abs(), "whole sets in any order: {}", kid.std);
+    assert!(
+        kid.std < 1e-9 * kid.mean.abs(),
+        "whole sets in any order: {}",
+        kid.std
+    );
 }

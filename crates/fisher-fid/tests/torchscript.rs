@@ -11,7 +11,10 @@ use fisher_fid::torchscript::{Entry, TorchArchive, Value};
 
 fn small_tree() -> Node {
     let mut root = Node::default();
-    root.insert("net.conv.weight", Leaf::Tensor(vec![2, 1, 2, 3], values(12, 1)));
+    root.insert(
+        "net.conv.weight",
+        Leaf::Tensor(vec![2, 1, 2, 3], values(12, 1)),
+    );
     root.insert("net.conv.bias", Leaf::Tensor(vec![2], vec![0.5, -0.25]));
     root.insert("net.conv.stride", Leaf::Int(2));
     root.insert("net.conv.padding", Leaf::Ints(vec![0, 3]));
@@ -49,7 +52,10 @@ fn module_tree_flattens_to_dotted_names() {
     let Some(Entry::Tensor(t)) = archive.entries().get("net.conv.weight") else {
         panic!("weight is not a tensor");
     };
-    assert_eq!((t.shape.clone(), t.strides.clone()), (vec![2, 1, 2, 3], vec![6, 6, 3, 1]));
+    assert_eq!(
+        (t.shape.clone(), t.strides.clone()),
+        (vec![2, 1, 2, 3], vec![6, 6, 3, 1])
+    );
 }
 
 #[test]
@@ -57,7 +63,10 @@ fn tensors_read_back_exactly() {
     let mut archive = open(archive_bytes("model", &small_tree()));
     let w = archive.read_f32("net.conv.weight", &[2, 1, 2, 3]).unwrap();
     assert_eq!(w, values(12, 1));
-    assert_eq!(archive.read_f32("net.conv.bias", &[2]).unwrap(), vec![0.5, -0.25]);
+    assert_eq!(
+        archive.read_f32("net.conv.bias", &[2]).unwrap(),
+        vec![0.5, -0.25]
+    );
     assert_eq!(archive.read_f32("net.head.scale", &[]).unwrap(), vec![7.0]);
 }
 
@@ -86,7 +95,10 @@ fn missing_and_misshapen_tensors_are_named() {
 fn wheel_is_opened_through_its_pt_member() {
     let inner = archive_bytes("default_1", &small_tree());
     let mut archive = open(wheel_bytes("pkg/default_1.pt", &inner));
-    assert_eq!(archive.read_f32("net.conv.bias", &[2]).unwrap(), vec![0.5, -0.25]);
+    assert_eq!(
+        archive.read_f32("net.conv.bias", &[2]).unwrap(),
+        vec![0.5, -0.25]
+    );
 }
 
 #[test]
@@ -106,12 +118,20 @@ fn broken_pickles_truncated_storages_and_non_zips_are_errors() {
     pickle[last] = b'.';
     storages[1].truncate(20);
     let mut archive = open(common::zip_archive("model", &pickle, &storages));
-    let err = archive.read_f32("net.conv.weight", &[2, 1, 2, 3]).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Format { .. })), "{err}");
+    let err = archive
+        .read_f32("net.conv.weight", &[2, 1, 2, 3])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Format { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("net.conv.weight"), "{err}");
 
     let err = TorchArchive::from_bytes(b"not a zip".to_vec(), Path::new("x.pt")).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Format { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Format { .. })),
+        "{err}"
+    );
 
     let empty = wheel_bytes("pkg/readme.txt", b"no model");
     let err = TorchArchive::from_bytes(empty, Path::new("w.whl")).unwrap_err();
@@ -131,5 +151,8 @@ fn real_torch_jit_save_archive_is_read() {
         archive.value("net.layers.mixed_4.tower.conv_1.padding"),
         Some(&Value::List(vec![Value::Int(0), Value::Int(3)]))
     );
-    assert_eq!(archive.value("net.layers.conv.stride"), Some(&Value::Int(2)));
+    assert_eq!(
+        archive.value("net.layers.conv.stride"),
+        Some(&Value::Int(2))
+    );
 }

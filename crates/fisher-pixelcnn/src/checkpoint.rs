@@ -116,13 +116,19 @@ fn temporary_name(path: &Path) -> PathBuf {
 pub(crate) fn read(path: &Path) -> Result<Parts> {
     let data = std::fs::read(path).map_err(|e| io_error(path, e))?;
     if data.len() < 8 || &data[..8] != MAGIC {
-        return Err(format_error(path, "not a fisher-pixelcnn checkpoint (bad magic)"));
+        return Err(format_error(
+            path,
+            "not a fisher-pixelcnn checkpoint (bad magic)",
+        ));
     }
     let mut rest = &data[8..];
     let mut parts = Vec::with_capacity(3);
     for name in ["header", "model record", "optimizer record"] {
         let (part, tail) = take_part(rest).ok_or_else(|| {
-            format_error(path, format!("truncated: the {name} runs past the end of the file"))
+            format_error(
+                path,
+                format!("truncated: the {name} runs past the end of the file"),
+            )
         })?;
         parts.push(part.to_vec());
         rest = tail;
@@ -135,7 +141,12 @@ pub(crate) fn read(path: &Path) -> Result<Parts> {
     let header: Header = serde_json::from_slice(&parts[0])
         .map_err(|e| format_error(path, format!("bad header: {e}")))?;
     check_digest(path, "model record", &header.model_sha256, &model)?;
-    check_digest(path, "optimizer record", &header.optimizer_sha256, &optimizer)?;
+    check_digest(
+        path,
+        "optimizer record",
+        &header.optimizer_sha256,
+        &optimizer,
+    )?;
     Ok(Parts {
         header,
         model,
@@ -240,6 +251,10 @@ impl PixelCnn {
         for v in self.flat_parameters() {
             hasher.update(v.to_le_bytes());
         }
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }

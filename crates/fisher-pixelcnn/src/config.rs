@@ -161,14 +161,14 @@ fn positive(name: &str, value: usize) -> fisher_core::Result<()> {
 }
 
 fn odd(name: &str, value: usize) -> fisher_core::Result<()> {
-    if value % 2 == 0 {
+    if value.is_multiple_of(2) {
         return Err(Error::config(name, value, "must be odd (1, 3, 5, 7, ...)"));
     }
     Ok(())
 }
 
 fn multiple_of_three(name: &str, value: usize) -> fisher_core::Result<()> {
-    if value % 3 != 0 {
+    if !value.is_multiple_of(3) {
         return Err(Error::config(
             name,
             value,

@@ -86,7 +86,9 @@ fn categorical_log_prob(out: Tensor<4>, targets: Tensor<4, Int>) -> Tensor<4> {
     let [b, c, h, w] = targets.dims();
     let logits: Tensor<5> = out.reshape([b, c, 256, h, w]);
     let index = targets.reshape([b, c, 1, h, w]);
-    log_softmax(logits, 2).gather(2, index).reshape([b, c, h, w])
+    log_softmax(logits, 2)
+        .gather(2, index)
+        .reshape([b, c, h, w])
 }
 
 /// `log(1 + eᵃ)` without overflow: `max(a, 0) + log(1 + e^(−|a|))`.
@@ -112,8 +114,8 @@ pub(crate) fn discretized_logistic_log_prob(
 
     let log_cdf_plus = plus_in.clone() - softplus(plus_in.clone());
     let log_one_minus_cdf_min = softplus(min_in.clone()).neg();
-    let mass = burn::tensor::activation::sigmoid(plus_in)
-        - burn::tensor::activation::sigmoid(min_in);
+    let mass =
+        burn::tensor::activation::sigmoid(plus_in) - burn::tensor::activation::sigmoid(min_in);
     let log_pdf_mid = mid_in.clone() - log_scale - softplus(mid_in).mul_scalar(2.0);
 
     let log_mass = mass.clone().clamp_min(1e-12).log();

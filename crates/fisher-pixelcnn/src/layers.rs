@@ -154,9 +154,12 @@ impl MaskedConv {
 
     /// The mask on the host, `[out, in, kh, kw]` flattened row-major, if any.
     pub fn mask_values(&self) -> Option<Vec<f32>> {
-        self.mask
-            .as_ref()
-            .map(|m| m.clone().into_data().try_into_vec_as::<f32>().unwrap_or_default())
+        self.mask.as_ref().map(|m| {
+            m.clone()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap_or_default()
+        })
     }
 }
 

@@ -199,7 +199,11 @@ impl PixelCnn {
                 config.kernel
             };
             let p = k / 2;
-            let input = if l == 0 { groups(img, img) } else { hidden.clone() };
+            let input = if l == 0 {
+                groups(img, img)
+            } else {
+                hidden.clone()
+            };
             let v_conv = ConvSpec {
                 kernel: [p + 1, k],
                 padding: [(p, 0), (p, p)],
@@ -343,7 +347,11 @@ impl PixelCnn {
         check_pixel_range(images)
     }
 
-    pub(crate) fn check_cond(&self, batch: usize, cond: Option<&Tensor<2>>) -> fisher_core::Result<()> {
+    pub(crate) fn check_cond(
+        &self,
+        batch: usize,
+        cond: Option<&Tensor<2>>,
+    ) -> fisher_core::Result<()> {
         let dim = self.config.cond_dim;
         match cond {
             None if dim > 0 => Err(Error::config(
@@ -406,7 +414,11 @@ impl PixelCnn {
     ) -> fisher_core::Result<Tensor<4>> {
         self.check_inputs(&targets, cond.as_ref())?;
         if input.dims() != targets.dims() {
-            return Err(Error::shape("network input", &targets.dims(), &input.dims()));
+            return Err(Error::shape(
+                "network input",
+                &targets.dims(),
+                &input.dims(),
+            ));
         }
         Ok(self.log_prob_map_unchecked(input, targets, cond.as_ref(), &mut Tape::off()))
     }
@@ -521,7 +533,10 @@ impl PixelCnn {
     /// zero. This is the length of [`flat_gradient`](Self::flat_gradient) and of a Fisher
     /// score.
     pub fn num_free_parameters(&self) -> usize {
-        self.parameter_blocks().iter().map(ParamBlock::num_free).sum()
+        self.parameter_blocks()
+            .iter()
+            .map(ParamBlock::num_free)
+            .sum()
     }
 
     /// The gradient of all free parameters after a backward pass, flattened in
@@ -591,7 +606,13 @@ fn grad_values<const D: usize>(grad: Option<Tensor<D>>, dims: [usize; D]) -> Vec
 
 fn push_free(out: &mut Vec<f32>, values: Vec<f32>, mask: Option<&[f32]>) {
     match mask {
-        Some(m) => out.extend(values.iter().zip(m).filter(|(_, m)| **m > 0.0).map(|(v, _)| v)),
+        Some(m) => out.extend(
+            values
+                .iter()
+                .zip(m)
+                .filter(|(_, m)| **m > 0.0)
+                .map(|(v, _)| v),
+        ),
         None => out.extend(values),
     }
 }

@@ -54,9 +54,16 @@ fn check(config: PixelCnnConfig) {
                     dilation: *dilation,
                     groups: 1,
                 };
-                (host(conv2d(input.clone(), weight, bias, options)), host(out.clone()))
+                (
+                    host(conv2d(input.clone(), weight, bias, options)),
+                    host(out.clone()),
+                )
             }
-            (LayerInput::Linear { input }, LayerRef::Linear(lin), Some(ProbeTensor::Vector(out))) => {
+            (
+                LayerInput::Linear { input },
+                LayerRef::Linear(lin),
+                Some(ProbeTensor::Vector(out)),
+            ) => {
                 let weight = lin.weight.val().inner();
                 (host(linear(input.clone(), weight, None)), host(out.clone()))
             }

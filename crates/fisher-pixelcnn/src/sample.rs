@@ -43,7 +43,11 @@ impl PixelCnn {
         device: &Device,
     ) -> fisher_core::Result<Tensor<4, Int>> {
         if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(Error::config("temperature", temperature, "must be finite and > 0"));
+            return Err(Error::config(
+                "temperature",
+                temperature,
+                "must be finite and > 0",
+            ));
         }
         self.check_cond(n, cond.as_ref())?;
         let shape = self.config().image;
@@ -120,7 +124,9 @@ impl Sampler<'_> {
                 .try_into_vec_as::<f32>()
                 .unwrap_or_default();
             for (b, component) in components.iter_mut().enumerate() {
-                let prev: Vec<u8> = (0..ch).map(|k| self.pixels[self.index(b, k, i, j)]).collect();
+                let prev: Vec<u8> = (0..ch)
+                    .map(|k| self.pixels[self.index(b, k, i, j)])
+                    .collect();
                 let value = heads::sample_subpixel(
                     config.head,
                     &params[b * n_params..(b + 1) * n_params],
@@ -177,7 +183,8 @@ mod tests {
         let model = config.init(&device).unwrap();
         let [c, h, w] = config.image.to_array();
         let values: Vec<i32> = (0..2 * c * h * w).map(|i| (i * 89 % 256) as i32).collect();
-        let images: Tensor<4, Int> = Tensor::from_data(TensorData::new(values, [2, c, h, w]), &device);
+        let images: Tensor<4, Int> =
+            Tensor::from_data(TensorData::new(values, [2, c, h, w]), &device);
         let x = PixelScaling::Symmetric.apply(images);
         let cond = (config.cond_dim > 0).then(|| {
             let v: Vec<f32> = (0..2 * config.cond_dim).map(|i| (i as f32).cos()).collect();
@@ -198,8 +205,10 @@ mod tests {
             for j in 0..w {
                 let left = j.saturating_sub(config.horizontal_reach());
                 let cols = j - left + 1;
-                let links: Vec<Tensor<4>> =
-                    row_links.iter().map(|t| t.clone().narrow(3, left, cols)).collect();
+                let links: Vec<Tensor<4>> = row_links
+                    .iter()
+                    .map(|t| t.clone().narrow(3, left, cols))
+                    .collect();
                 let row = x.clone().narrow(2, i, 1).narrow(3, left, cols);
                 let out = model.horizontal(row, &links, cond.as_ref(), &mut Tape::off());
                 let cropped = host(out.narrow(3, cols - 1, 1));

@@ -48,10 +48,18 @@ impl TrainConfig {
     pub fn validate(&self) -> fisher_core::Result<()> {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             let lr = self.learning_rate;
-            return Err(CoreError::config("learning_rate", lr, "must be finite and > 0"));
+            return Err(CoreError::config(
+                "learning_rate",
+                lr,
+                "must be finite and > 0",
+            ));
         }
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return Err(CoreError::config("lr_decay", self.lr_decay, "must be in (0, 1]"));
+            return Err(CoreError::config(
+                "lr_decay",
+                self.lr_decay,
+                "must be in (0, 1]",
+            ));
         }
         if self.batch_size == 0 {
             return Err(CoreError::config("batch_size", 0, "must be at least 1"));
@@ -102,7 +110,11 @@ impl Trainer {
     ///
     /// # Errors
     /// When either configuration is invalid.
-    pub fn new(model_config: &PixelCnnConfig, config: TrainConfig, device: &Device) -> Result<Self> {
+    pub fn new(
+        model_config: &PixelCnnConfig,
+        config: TrainConfig,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate()?;
         let device = device.clone().autodiff();
         let model = model_config.init(&device)?;
@@ -197,11 +209,20 @@ impl Trainer {
                 self.state.epoch += 1;
                 self.state.batch_in_epoch = 0;
             }
-            if order.as_ref().is_none_or(|(epoch, _)| *epoch != self.state.epoch) {
+            if order
+                .as_ref()
+                .is_none_or(|(epoch, _)| *epoch != self.state.epoch)
+            {
                 let seed = self.config.seed;
-                order = Some((self.state.epoch, epoch_order(data.len(), seed, self.state.epoch)));
+                order = Some((
+                    self.state.epoch,
+                    epoch_order(data.len(), seed, self.state.epoch),
+                ));
             }
-            let indices = order.as_ref().map(|(_, o)| self.batch_indices(o)).unwrap_or_default();
+            let indices = order
+                .as_ref()
+                .map(|(_, o)| self.batch_indices(o))
+                .unwrap_or_default();
             let (images, cond_batch) = self.batch(data, cond, &indices);
             let lr = self.learning_rate();
             let bpd = self.step(images, cond_batch)?;
@@ -251,8 +272,10 @@ impl Trainer {
         let needed = data.len() * config.cond_dim;
         match cond {
             Some(c) if c.len() != needed => {
-                Err(CoreError::shape("conditioning", &[data.len(), config.cond_dim], &[c.len()])
-                    .into())
+                Err(
+                    CoreError::shape("conditioning", &[data.len(), config.cond_dim], &[c.len()])
+                        .into(),
+                )
             }
             None if needed > 0 => Err(CoreError::config(
                 "conditioning",

@@ -55,7 +55,13 @@ fn batch_equals_one_image_at_a_time() {
         let images = random_images(4, config.image, 9, &device);
         let batch = host(model.log_likelihood(images.clone()).unwrap());
         let single: Vec<f32> = (0..4)
-            .flat_map(|n| host(model.log_likelihood(images.clone().narrow(0, n, 1)).unwrap()))
+            .flat_map(|n| {
+                host(
+                    model
+                        .log_likelihood(images.clone().narrow(0, n, 1))
+                        .unwrap(),
+                )
+            })
             .collect();
         Tolerance::new(1e-5, 1e-4).assert(&batch, &single);
         assert!(batch.iter().all(|&ll| ll < 0.0));
@@ -69,7 +75,11 @@ fn conditional_batch_equals_one_at_a_time_and_depends_on_cond() {
     let model = config.init(&device).unwrap();
     let images = random_images(3, config.image, 2, &device);
     let cond = common::random_cond(3, 3, 4, &device);
-    let batch = host(model.log_likelihood_cond(images.clone(), Some(cond.clone())).unwrap());
+    let batch = host(
+        model
+            .log_likelihood_cond(images.clone(), Some(cond.clone()))
+            .unwrap(),
+    );
     let single: Vec<f32> = (0..3)
         .flat_map(|n| {
             let ll = model.log_likelihood_cond(
@@ -157,14 +167,26 @@ fn out_of_range_pixels_and_bad_conditioning_are_errors() {
     let config = common::tiny_gray(Head::Categorical);
     let model = config.init(&device).unwrap();
     let images = random_images(2, config.image, 1, &device);
-    assert!(model.log_likelihood(images.clone().add_scalar(256)).is_err());
+    assert!(
+        model
+            .log_likelihood(images.clone().add_scalar(256))
+            .is_err()
+    );
     let cond = common::random_cond(2, 3, 1, &device);
-    assert!(model.log_likelihood_cond(images.clone(), Some(cond)).is_err());
+    assert!(
+        model
+            .log_likelihood_cond(images.clone(), Some(cond))
+            .is_err()
+    );
 
     let conditional = config.clone().with_cond_dim(3).init(&device).unwrap();
     assert!(conditional.log_likelihood(images.clone()).is_err());
     let short = common::random_cond(2, 2, 1, &device);
-    assert!(conditional.log_likelihood_cond(images, Some(short)).is_err());
+    assert!(
+        conditional
+            .log_likelihood_cond(images, Some(short))
+            .is_err()
+    );
 }
 
 #[test]
@@ -174,7 +196,16 @@ fn invalid_configs_are_rejected() {
     let rgb = PixelCnnConfig::new(ImageShape::new(3, 4, 4).unwrap());
     assert!(gray.clone().with_kernel(4).init(&device).is_err());
     assert!(gray.clone().with_layers(0).init(&device).is_err());
-    assert!(gray.with_head(Head::LogisticMixture(0)).init(&device).is_err());
+    assert!(
+        gray.with_head(Head::LogisticMixture(0))
+            .init(&device)
+            .is_err()
+    );
     assert!(rgb.clone().with_hidden_channels(64).init(&device).is_err());
-    assert!(rgb.with_hidden_channels(6).with_head_channels(6).init(&device).is_ok());
+    assert!(
+        rgb.with_hidden_channels(6)
+            .with_head_channels(6)
+            .init(&device)
+            .is_ok()
+    );
 }

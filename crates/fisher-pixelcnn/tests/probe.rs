@@ -28,7 +28,9 @@ fn probed_log_likelihood_equals_plain() {
         let model = config.init(&device).unwrap();
         let images = random_images(3, config.image, 1, &device);
         let cond = cond_for(&config, 3, &device);
-        let plain = model.log_likelihood_cond(images.clone(), cond.clone()).unwrap();
+        let plain = model
+            .log_likelihood_cond(images.clone(), cond.clone())
+            .unwrap();
         let (probed, _) = model.log_likelihood_probed(images, cond).unwrap();
         Tolerance::new(1e-6, 1e-6).assert(&host(probed), &host(plain));
     }
@@ -58,10 +60,19 @@ fn records_follow_parameter_blocks() {
         let weights = blocks.iter().filter(|b| b.name.ends_with(".weight"));
         for (record, block) in records.iter().zip(weights) {
             assert_eq!(record.weight_shape, block.shape, "{}", record.name);
-            assert_eq!(record.mask.is_some(), block.mask.is_some(), "{}", record.name);
+            assert_eq!(
+                record.mask.is_some(),
+                block.mask.is_some(),
+                "{}",
+                record.name
+            );
         }
         let total: usize = blocks.iter().map(|b| b.len()).sum();
-        assert_eq!(total, model.num_params(), "every Burn parameter is in a block");
+        assert_eq!(
+            total,
+            model.num_params(),
+            "every Burn parameter is in a block"
+        );
     }
 }
 
@@ -72,7 +83,10 @@ fn masks_fix_entries_and_free_count_matches_flat_gradient() {
         let model = config.init(&device).unwrap();
         let blocks = model.parameter_blocks();
         let masked: usize = blocks.iter().map(|b| b.len() - b.num_free()).sum();
-        assert!(masked > 0, "the first horizontal layer always masks its centre tap");
+        assert!(
+            masked > 0,
+            "the first horizontal layer always masks its centre tap"
+        );
 
         let images = random_images(2, config.image, 3, &device);
         let ll = model
@@ -89,12 +103,7 @@ fn masks_fix_entries_and_free_count_matches_flat_gradient() {
 /// Per-example gradient of one layer from its record: weight entries (free ones), then bias.
 fn record_gradient(record: &LayerRecord, grads: &Gradients, n: usize) -> Vec<f32> {
     match (&record.input, &record.probe) {
-        (
-            LayerInput::Conv {
-                input, padding, ..
-            },
-            ProbeTensor::Map(probe),
-        ) => {
+        (LayerInput::Conv { input, padding, .. }, ProbeTensor::Map(probe)) => {
             let g = probe.grad(grads).expect("probe gradient");
             let mask = record.mask.clone().map(host);
             conv_gradient(

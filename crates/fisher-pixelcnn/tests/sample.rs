@@ -53,9 +53,21 @@ fn conditional_sampling_needs_fitting_conditioning() {
     let model = config.init(&device).unwrap();
     assert!(model.sample(2, 1.0, None, 0, &device).is_err());
     let cond = common::random_cond(2, 2, 1, &device);
-    assert!(model.sample(3, 1.0, Some(cond.clone()), 0, &device).is_err());
-    assert!(model.sample(2, 0.0, Some(cond.clone()), 0, &device).is_err());
-    assert!(model.sample(2, f32::NAN, Some(cond.clone()), 0, &device).is_err());
+    assert!(
+        model
+            .sample(3, 1.0, Some(cond.clone()), 0, &device)
+            .is_err()
+    );
+    assert!(
+        model
+            .sample(2, 0.0, Some(cond.clone()), 0, &device)
+            .is_err()
+    );
+    assert!(
+        model
+            .sample(2, f32::NAN, Some(cond.clone()), 0, &device)
+            .is_err()
+    );
     let images = model.sample(2, 1.0, Some(cond), 0, &device).unwrap();
     assert_eq!(images.dims(), [2, 1, 5, 6]);
 }
@@ -72,7 +84,9 @@ fn total_variation(config: PixelCnnConfig, n: usize, scale: f32) -> f64 {
         counts[s[0] as usize] += 1;
     }
 
-    let values: Vec<u8> = (0..=255u8).flat_map(|v| std::iter::repeat_n(v, c)).collect();
+    let values: Vec<u8> = (0..=255u8)
+        .flat_map(|v| std::iter::repeat_n(v, c))
+        .collect();
     let images = common::to_images(&values, 256, config.image, &device);
     let map = host(model.log_prob_map(images, None).unwrap());
     let probs: Vec<f64> = (0..256).map(|v| f64::from(map[v * c]).exp()).collect();
@@ -126,5 +140,8 @@ fn low_temperature_picks_the_mode() {
     let map = host(model.log_prob_map(images, None).unwrap());
     let mode = (0..256).max_by(|&a, &b| map[a].total_cmp(&map[b])).unwrap() as i64;
     let samples = ints(model.sample(20, 1e-4, None, 1, &device).unwrap());
-    assert!(samples.iter().all(|&v| v == mode), "{samples:?} vs mode {mode}");
+    assert!(
+        samples.iter().all(|&v| v == mode),
+        "{samples:?} vs mode {mode}"
+    );
 }

@@ -122,7 +122,11 @@ fn checkpoint_round_trip_gives_identical_outputs() {
 
         let images = random_images(2, config.image, 4, &device);
         let cond = (config.cond_dim > 0).then(|| common::random_cond(2, 3, 1, &device));
-        let a = host(model.log_likelihood_cond(images.clone(), cond.clone()).unwrap());
+        let a = host(
+            model
+                .log_likelihood_cond(images.clone(), cond.clone())
+                .unwrap(),
+        );
         let b = host(loaded.log_likelihood_cond(images, cond).unwrap());
         assert_eq!(a, b);
         assert_eq!(model.fingerprint(), loaded.fingerprint());
@@ -184,7 +188,10 @@ fn damaged_or_foreign_files_are_format_errors() {
         );
     }
     let missing = PixelCnn::load(dir.join("absent.ckpt"), None, &device);
-    assert!(matches!(missing, Err(Error::Core(fisher_core::Error::Io { .. }))));
+    assert!(matches!(
+        missing,
+        Err(Error::Core(fisher_core::Error::Io { .. }))
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -208,7 +215,11 @@ fn conditional_training_uses_the_conditioning() {
     let cond: Vec<f32> = (0..64).flat_map(|n| [(n % 2) as f32, 1.0]).collect();
     let mut trainer = Trainer::new(&config, train_config(), &device).unwrap();
     assert!(trainer.fit(&data, None, 1, &mut |_| {}).is_err());
-    assert!(trainer.fit(&data, Some(&cond[..10]), 1, &mut |_| {}).is_err());
+    assert!(
+        trainer
+            .fit(&data, Some(&cond[..10]), 1, &mut |_| {})
+            .is_err()
+    );
     trainer.fit(&data, Some(&cond), 8, &mut |_| {}).unwrap();
     let e = evaluate(&trainer.valid_model(), &data, Some(&cond), 32, &device).unwrap();
     assert!(e.bits_per_dim.is_finite());

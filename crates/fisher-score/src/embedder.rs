@@ -40,7 +40,12 @@ impl<M: ScoreModel> FisherEmbedder<M> {
     pub fn new(model: M, projection: ScoreProjection) -> Result<Self> {
         let d = model.num_free_parameters();
         if projection.input_dim() != d {
-            return Err(CoreError::mismatch("projection input length d", d, projection.input_dim()).into());
+            return Err(CoreError::mismatch(
+                "projection input length d",
+                d,
+                projection.input_dim(),
+            )
+            .into());
         }
         Ok(Self {
             model,
@@ -163,7 +168,9 @@ impl<M: ScoreModel> ActivationEmbedder<M> {
         let [batch, ..] = images.dims();
         let (_, mut records) = self.model.log_likelihood_probed(images, None)?;
         if self.layer >= records.len() {
-            return Err(CoreError::mismatch("number of layers", self.layer + 1, records.len()).into());
+            return Err(
+                CoreError::mismatch("number of layers", self.layer + 1, records.len()).into(),
+            );
         }
         let record = records.swap_remove(self.layer);
         let x = flatten(record.input).reshape([batch, self.dim]);
@@ -173,7 +180,9 @@ impl<M: ScoreModel> ActivationEmbedder<M> {
 
 impl<M: ScoreModel> Embedder for ActivationEmbedder<M> {
     fn embedding_dim(&self) -> usize {
-        self.projection.as_ref().map_or(self.dim, |p| p.output_dim())
+        self.projection
+            .as_ref()
+            .map_or(self.dim, |p| p.output_dim())
     }
 
     fn embed(&self, images: Tensor<4, Int>) -> fisher_core::Result<Tensor<2>> {
@@ -225,7 +234,12 @@ impl PixelEmbedder {
         if let Some(p) = &projection
             && p.input_dim() != shape.dims()
         {
-            return Err(CoreError::mismatch("projection input length", shape.dims(), p.input_dim()).into());
+            return Err(CoreError::mismatch(
+                "projection input length",
+                shape.dims(),
+                p.input_dim(),
+            )
+            .into());
         }
         Ok(Self {
             shape,

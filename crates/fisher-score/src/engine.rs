@@ -116,7 +116,9 @@ pub fn project_scores<M: ScoreModel + ?Sized>(
 ) -> Result<Tensor<2>> {
     let d = model.num_free_parameters();
     if projection.input_dim() != d {
-        return Err(CoreError::mismatch("projection input length d", d, projection.input_dim()).into());
+        return Err(
+            CoreError::mismatch("projection input length d", d, projection.input_dim()).into(),
+        );
     }
     if let Some(f) = fisher {
         f.check_dim(d)?;
@@ -191,7 +193,10 @@ pub fn reference_scores<M: ScoreModel + ?Sized>(
         rows.extend(batch_gradient(model, image, c)?);
     }
     let d = rows.len() / batch.max(1);
-    Ok(Tensor::from_data(TensorData::new(rows, [batch, d]), &device))
+    Ok(Tensor::from_data(
+        TensorData::new(rows, [batch, d]),
+        &device,
+    ))
 }
 
 /// The ordinary gradient of the summed log-likelihood of a batch, `Σ_b U(x_b)`.

@@ -135,7 +135,12 @@ impl ProbedLayer {
             Some(mask) => mask.iter().filter(|&&m| m).count(),
             None => self.weight_shape().iter().product(),
         };
-        weights + if self.has_bias { self.out_features() } else { 0 }
+        weights
+            + if self.has_bias {
+                self.out_features()
+            } else {
+                0
+            }
     }
 
     /// Each example's gradient with respect to this layer's parameters.
@@ -227,9 +232,7 @@ impl ProbedLayer {
             .clone()
             .matmul(columns.swap_dims(1, 2))
             .reshape([batch, out * rows]);
-        let bias = self
-            .has_bias
-            .then(|| g.sum_dim(2).reshape([batch, out]));
+        let bias = self.has_bias.then(|| g.sum_dim(2).reshape([batch, out]));
         Ok((weight, bias))
     }
 
@@ -246,7 +249,11 @@ impl ProbedLayer {
             return Err(Error::layer(
                 position,
                 &self.name,
-                format!("input {:?} and output gradient {:?} differ in batch", x.dims(), g.dims()),
+                format!(
+                    "input {:?} and output gradient {:?} differ in batch",
+                    x.dims(),
+                    g.dims()
+                ),
             ));
         }
 

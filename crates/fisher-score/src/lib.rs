@@ -65,16 +65,15 @@ pub mod pixelcnn;
 pub mod projection;
 
 pub use embedder::{
-    ActivationEmbedder, FisherEmbedder, Normalised, PixelEmbedder, PostNormalisation,
-    embed_range, layer_inputs,
+    ActivationEmbedder, FisherEmbedder, Normalised, PixelEmbedder, PostNormalisation, embed_range,
+    layer_inputs,
 };
 pub use engine::{
-    ScoreBlock, batch_gradient, materialise_scores, project_scores, reference_scores,
-    stream_scores,
+    ScoreBlock, batch_gradient, materialise_scores, project_scores, reference_scores, stream_scores,
 };
 pub use error::{Error, Result};
 pub use layer::{LayerInput, LayerScores, LinearLayout, Probe, ProbedLayer};
 pub use model::ScoreModel;
 pub use normalise::{DiagonalFisher, FisherAccumulator, Normalisation, Standardiser};
-pub use projection::{Projecting, ScoreProjection};
 pub use output::{Embeddings, EmbeddingsMetadata, FittedNormalisation, Shard, merge_shards};
+pub use projection::{Projecting, ScoreProjection};

@@ -261,7 +261,9 @@ impl DiagonalFisher {
     /// [`fisher_core::Error::Mismatch`] naming both lengths.
     pub fn check_dim(&self, d: usize) -> Result<()> {
         if self.scale.len() != d {
-            return Err(CoreError::mismatch("diagonal Fisher length d", d, self.scale.len()).into());
+            return Err(
+                CoreError::mismatch("diagonal Fisher length d", d, self.scale.len()).into(),
+            );
         }
         Ok(())
     }
@@ -339,7 +341,9 @@ impl Standardiser {
     /// When the lengths differ or a value is not finite or a deviation is negative.
     pub fn from_parts(mean: Vec<f64>, std: Vec<f64>, samples: usize) -> Result<Self> {
         if mean.len() != std.len() {
-            return Err(CoreError::shape("standard deviations", &[mean.len()], &[std.len()]).into());
+            return Err(
+                CoreError::shape("standard deviations", &[mean.len()], &[std.len()]).into(),
+            );
         }
         fisher_core::error::check_finite("means", &mean)?;
         fisher_core::error::check_finite("standard deviations", &std)?;
@@ -418,7 +422,7 @@ fn check_range(what: &str, offset: usize, width: usize, d: usize) -> Result<()> 
 
 /// Reads a float tensor back as `f32` values.
 pub(crate) fn host_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| CoreError::config("tensor data", format!("{e:?}"), "not readable as f32").into())
+    t.into_data().try_into_vec_as::<f32>().map_err(|e| {
+        CoreError::config("tensor data", format!("{e:?}"), "not readable as f32").into()
+    })
 }

@@ -164,7 +164,9 @@ impl EmbeddingsMetadata {
         };
         let format = get("format")?;
         if format != FORMAT {
-            return Err(CoreError::format(path, format!("format `{format}`, expected `{FORMAT}`")).into());
+            return Err(
+                CoreError::format(path, format!("format `{format}`, expected `{FORMAT}`")).into(),
+            );
         }
         let shard: Shard = get("shard")?.parse()?;
         Ok(Self {
@@ -321,7 +323,12 @@ pub fn merge_shards(shards: Vec<(PathBuf, Embeddings)>) -> Result<Embeddings> {
         values.extend(shard.values);
     }
     if indices.len() != metadata.total {
-        return Err(CoreError::mismatch("number of merged embeddings", metadata.total, indices.len()).into());
+        return Err(CoreError::mismatch(
+            "number of merged embeddings",
+            metadata.total,
+            indices.len(),
+        )
+        .into());
     }
     let merged = Embeddings {
         metadata,
@@ -530,7 +537,11 @@ impl TensorTable<'_> {
             .into());
         }
         let fits = view.shape().len() == shape.len()
-            && view.shape().iter().zip(shape).all(|(&a, b)| b.is_none_or(|b| a == b));
+            && view
+                .shape()
+                .iter()
+                .zip(shape)
+                .all(|(&a, b)| b.is_none_or(|b| a == b));
         if !fits {
             let expected: Vec<usize> = shape.iter().map(|s| s.unwrap_or(0)).collect();
             return Err(CoreError::shape(name, &expected, view.shape()).into());
@@ -539,7 +550,12 @@ impl TensorTable<'_> {
     }
 
     /// An F32 tensor's values; `None` in `shape` accepts any size.
-    pub(crate) fn f32s(&self, path: &Path, name: &str, shape: &[Option<usize>]) -> Result<Vec<f32>> {
+    pub(crate) fn f32s(
+        &self,
+        path: &Path,
+        name: &str,
+        shape: &[Option<usize>],
+    ) -> Result<Vec<f32>> {
         let bytes = self.view(path, name, Dtype::F32, shape)?;
         Ok(bytes
             .chunks_exact(4)
@@ -548,7 +564,12 @@ impl TensorTable<'_> {
     }
 
     /// An F64 tensor's values; `None` in `shape` accepts any size.
-    pub(crate) fn f64s(&self, path: &Path, name: &str, shape: &[Option<usize>]) -> Result<Vec<f64>> {
+    pub(crate) fn f64s(
+        &self,
+        path: &Path,
+        name: &str,
+        shape: &[Option<usize>],
+    ) -> Result<Vec<f64>> {
         let bytes = self.view(path, name, Dtype::F64, shape)?;
         Ok(bytes
             .chunks_exact(8)
@@ -557,7 +578,12 @@ impl TensorTable<'_> {
     }
 
     /// An I64 tensor's values; `None` in `shape` accepts any size.
-    pub(crate) fn i64s(&self, path: &Path, name: &str, shape: &[Option<usize>]) -> Result<Vec<i64>> {
+    pub(crate) fn i64s(
+        &self,
+        path: &Path,
+        name: &str,
+        shape: &[Option<usize>],
+    ) -> Result<Vec<i64>> {
         let bytes = self.view(path, name, Dtype::I64, shape)?;
         Ok(bytes
             .chunks_exact(8)

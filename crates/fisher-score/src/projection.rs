@@ -81,7 +81,12 @@ impl ScoreProjection {
     pub fn project(&self, x: Tensor<2>) -> Result<Tensor<2>> {
         let [batch, d] = x.dims();
         if d != self.input_dim() {
-            return Err(CoreError::shape("vectors to project", &[batch, self.input_dim()], &[batch, d]).into());
+            return Err(CoreError::shape(
+                "vectors to project",
+                &[batch, self.input_dim()],
+                &[batch, d],
+            )
+            .into());
         }
         let mut state = self.start(batch, &x.device());
         state.add(0, x)?;
@@ -125,8 +130,9 @@ impl Projecting<'_> {
             } => {
                 let [batch, width] = block.dims();
                 let values = host_vec(block)?;
-                let view = ArrayView2::from_shape((batch, width), &values)
-                    .map_err(|e| CoreError::config("score block", format!("{e}"), "not a matrix"))?;
+                let view = ArrayView2::from_shape((batch, width), &values).map_err(|e| {
+                    CoreError::config("score block", format!("{e}"), "not a matrix")
+                })?;
                 projection.accumulate(offset, view, acc)?;
             }
             Self::Device { projector, acc } => {
@@ -150,7 +156,10 @@ impl Projecting<'_> {
                 let z = acc.finish()?;
                 let (batch, k) = z.dim();
                 let values = z.into_raw_vec_and_offset().0;
-                Ok(Tensor::from_data(TensorData::new(values, [batch, k]), &device))
+                Ok(Tensor::from_data(
+                    TensorData::new(values, [batch, k]),
+                    &device,
+                ))
             }
             Self::Device { acc, .. } => Ok(acc),
         }

@@ -23,7 +23,10 @@ fn pixels_are_scaled_flattened_and_projected() {
         .collect();
     Tolerance::new(1e-6, 1e-7).assert(&z, &expected);
 
-    let jl = fisher_jl::ProjectionConfig::new(18, 9).with_seed(1).init().unwrap();
+    let jl = fisher_jl::ProjectionConfig::new(18, 9)
+        .with_seed(1)
+        .init()
+        .unwrap();
     let want = jl
         .project(ndarray::ArrayView2::from_shape((4, 18), &expected).unwrap())
         .unwrap();
@@ -65,8 +68,13 @@ fn a_projected_activation_is_the_projection_of_the_activation() {
 
     let raw = ActivationEmbedder::new(model(), 3, None, &device).unwrap();
     let x = host(raw.embed(data.clone()).unwrap());
-    let jl = fisher_jl::ProjectionConfig::new(100, 8).with_seed(3).init().unwrap();
-    let want = jl.project(ndarray::ArrayView2::from_shape((2, 100), &x).unwrap()).unwrap();
+    let jl = fisher_jl::ProjectionConfig::new(100, 8)
+        .with_seed(3)
+        .init()
+        .unwrap();
+    let want = jl
+        .project(ndarray::ArrayView2::from_shape((2, 100), &x).unwrap())
+        .unwrap();
 
     let projected =
         ActivationEmbedder::new(model(), 3, Some(ScoreProjection::Host(jl)), &device).unwrap();
@@ -78,15 +86,30 @@ fn a_projected_activation_is_the_projection_of_the_activation() {
 fn a_missing_layer_or_a_misfit_projection_is_refused() {
     let device = Device::flex().autodiff();
     let model = || TinyModel::new(1, TinyHead::Categorical, 0, &device, false);
-    let err = ActivationEmbedder::new(model(), 5, None, &device).err().unwrap();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Config { .. })), "{err}");
+    let err = ActivationEmbedder::new(model(), 5, None, &device)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+        "{err}"
+    );
 
     let jl = fisher_jl::ProjectionConfig::new(24, 8).init().unwrap();
-    let err = ActivationEmbedder::new(model(), 0, Some(jl.into()), &device).err().unwrap();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })), "{err}");
+    let err = ActivationEmbedder::new(model(), 0, Some(jl.into()), &device)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })),
+        "{err}"
+    );
 
     let shape = ImageShape::new(1, 5, 5).unwrap();
     let jl = fisher_jl::ProjectionConfig::new(24, 8).init().unwrap();
-    let err = PixelEmbedder::new(shape, PixelScaling::Raw, Some(jl.into())).err().unwrap();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })), "{err}");
+    let err = PixelEmbedder::new(shape, PixelScaling::Raw, Some(jl.into()))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })),
+        "{err}"
+    );
 }

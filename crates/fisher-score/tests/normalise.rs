@@ -28,10 +28,18 @@ fn diagonal_fisher_is_the_mean_squared_score_plus_damping() {
 
     let scores = host(materialise_scores(&model, data.to_tensor(&device), None).unwrap());
     let f: Vec<f64> = (0..d)
-        .map(|j| (0..5).map(|b| f64::from(scores[b * d + j]).powi(2)).sum::<f64>() / 5.0)
+        .map(|j| {
+            (0..5)
+                .map(|b| f64::from(scores[b * d + j]).powi(2))
+                .sum::<f64>()
+                / 5.0
+        })
         .collect();
     let lambda = 1e-2 * f.iter().sum::<f64>() / d as f64;
-    let expected: Vec<f32> = f.iter().map(|v| (1.0 / (v + lambda).sqrt()) as f32).collect();
+    let expected: Vec<f32> = f
+        .iter()
+        .map(|v| (1.0 / (v + lambda).sqrt()) as f32)
+        .collect();
 
     assert_eq!(fitted.samples(), 5);
     Tolerance::new(1e-5, 0.0).assert(fitted.factors(), &expected);
@@ -51,7 +59,10 @@ fn whitened_projection_projects_the_scaled_scores() {
         .enumerate()
         .map(|(i, v)| v * fisher.factors()[i % d])
         .collect();
-    let jl = fisher_jl::ProjectionConfig::new(d, 24).with_seed(2).init().unwrap();
+    let jl = fisher_jl::ProjectionConfig::new(d, 24)
+        .with_seed(2)
+        .init()
+        .unwrap();
     let expected = jl
         .project(ndarray::ArrayView2::from_shape((4, d), &scaled).unwrap())
         .unwrap();
@@ -68,15 +79,24 @@ fn whitened_projection_projects_the_scaled_scores() {
 #[test]
 fn a_fisher_diagonal_without_samples_or_without_damping_is_refused() {
     let err = FisherAccumulator::new(3).finish(1e-3).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::TooFewSamples { found: 0, .. })));
+    assert!(matches!(
+        err,
+        Error::Core(fisher_core::Error::TooFewSamples { found: 0, .. })
+    ));
 
     let mut acc = FisherAccumulator::new(3);
     acc.add_examples(2);
     let err = acc.finish(0.0).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Config { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+        "{err}"
+    );
 
     let err = DiagonalFisher::from_parts(vec![1.0, 0.0], 1, 0.1).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Config { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+        "{err}"
+    );
 }
 
 #[test]
@@ -91,7 +111,10 @@ fn a_fisher_diagonal_of_another_length_is_a_mismatch() {
         .with_diagonal_fisher(wrong)
         .err()
         .unwrap();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })),
+        "{err}"
+    );
 }
 
 fn pixels(shape: ImageShape) -> PixelEmbedder {
@@ -103,7 +126,11 @@ fn standardised_embeddings_have_zero_mean_and_unit_deviation_on_the_training_set
     let device = Device::flex();
     let shape = ImageShape::new(1, 3, 3).unwrap();
     let data = images(7, shape, 12);
-    let batches = || (0..7).step_by(3).map(|s| data.slice(s, s + 3).to_tensor(&device));
+    let batches = || {
+        (0..7)
+            .step_by(3)
+            .map(|s| data.slice(s, s + 3).to_tensor(&device))
+    };
 
     let stats = Standardiser::fit(&pixels(shape), batches()).unwrap();
     assert_eq!(stats.samples(), 7);
@@ -124,7 +151,10 @@ fn standardised_embeddings_have_zero_mean_and_unit_deviation_on_the_training_set
         let column: Vec<f64> = (0..7).map(|b| f64::from(z[b * 9 + j])).collect();
         let mean = column.iter().sum::<f64>() / 7.0;
         let var = column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 7.0;
-        assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "dim {j}: {mean} {var}");
+        assert!(
+            mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+            "dim {j}: {mean} {var}"
+        );
     }
 }
 
@@ -134,7 +164,10 @@ fn standardising_needs_two_examples() {
     let shape = ImageShape::new(1, 2, 2).unwrap();
     let one = images(1, shape, 1).to_tensor(&device);
     let err = Standardiser::fit(&pixels(shape), [one]).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::TooFewSamples { needed: 2, .. })));
+    assert!(matches!(
+        err,
+        Error::Core(fisher_core::Error::TooFewSamples { needed: 2, .. })
+    ));
 }
 
 #[test]
@@ -143,7 +176,11 @@ fn inv_sqrt_d_divides_by_the_root_of_the_input_length() {
     let shape = ImageShape::new(3, 2, 2).unwrap();
     let data = images(2, shape, 3).to_tensor(&device);
     let raw = host(pixels(shape).embed(data.clone()).unwrap());
-    let scaled = Normalised::new(Box::new(pixels(shape)), PostNormalisation::InvSqrtDim { d: 12 }).unwrap();
+    let scaled = Normalised::new(
+        Box::new(pixels(shape)),
+        PostNormalisation::InvSqrtDim { d: 12 },
+    )
+    .unwrap();
     let scaled = host(scaled.embed(data).unwrap());
     let expected: Vec<f32> = raw.iter().map(|v| v / 12f32.sqrt()).collect();
     Tolerance::new(1e-6, 0.0).assert(&scaled, &expected);
@@ -165,7 +202,13 @@ fn normalisations_print_and_parse_back() {
             damping: Normalisation::DEFAULT_DAMPING
         }
     );
-    for bad in ["", "fisher", "diag-fisher:-1", "diag-fisher:x", "diag-fisher:inf"] {
+    for bad in [
+        "",
+        "fisher",
+        "diag-fisher:-1",
+        "diag-fisher:x",
+        "diag-fisher:inf",
+    ] {
         assert!(bad.parse::<Normalisation>().is_err(), "{bad}");
     }
 }

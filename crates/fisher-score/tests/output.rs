@@ -83,7 +83,12 @@ fn merged_shards_equal_a_single_run_byte_for_byte() {
     let embedder = embedder(&device);
     let data = images(10, embedder.model().shape, 3);
 
-    run(&embedder, &data, Shard::WHOLE, &dir.path("whole.safetensors"));
+    run(
+        &embedder,
+        &data,
+        Shard::WHOLE,
+        &dir.path("whole.safetensors"),
+    );
     let mut shards = Vec::new();
     for i in 0..3 {
         let path = dir.path(&format!("part{i}.safetensors"));
@@ -145,7 +150,10 @@ fn merging_an_incomplete_set_of_shards_is_a_typed_error() {
         vec![shard_file(0, 2), shard_file(0, 2)],
         vec![],
     ] {
-        assert!(matches!(merge_shards(shards), Err(Error::IncompleteShards { .. })));
+        assert!(matches!(
+            merge_shards(shards),
+            Err(Error::IncompleteShards { .. })
+        ));
     }
     let mut odd = shard_file(1, 3);
     odd.1.metadata.shard = Shard::new(1, 2).unwrap();
@@ -160,7 +168,10 @@ fn files_round_trip_and_leave_no_temporary_behind() {
     let path = dir.path("e.safetensors");
     e.write(&path).unwrap();
     assert_eq!(Embeddings::read(&path).unwrap(), e);
-    let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|f| f.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|f| f.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("e.safetensors")]);
 
     let bytes = std::fs::read(&path).unwrap();
@@ -181,14 +192,26 @@ fn bad_files_and_bad_embeddings_are_refused() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 4]).unwrap();
     let err = Embeddings::read(&path).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Format { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Format { .. })),
+        "{err}"
+    );
 
     let err = Embeddings::read(&dir.path("missing.safetensors")).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Io { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Io { .. })),
+        "{err}"
+    );
 
     e.values[3] = f32::NAN;
     let err = e.write(&dir.path("nan.safetensors")).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::NonFinite { index: 3, .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Core(fisher_core::Error::NonFinite { index: 3, .. })
+        ),
+        "{err}"
+    );
     assert!(!dir.path("nan.safetensors").exists());
 }
 

@@ -29,7 +29,10 @@ fn config(channels: usize, head: Head, cond_dim: usize) -> PixelCnnConfig {
 
 fn cond(batch: usize, dim: usize, device: &Device) -> Option<Tensor<2>> {
     (dim > 0).then(|| {
-        Tensor::from_data(TensorData::new(values(batch * dim, 8, 1.0), [batch, dim]), device)
+        Tensor::from_data(
+            TensorData::new(values(batch * dim, 8, 1.0), [batch, dim]),
+            device,
+        )
     })
 }
 
@@ -71,12 +74,16 @@ fn mixture_rgb_conditional_pixelcnn_scores_match_the_loop() {
 #[test]
 fn pixelcnn_scores_sum_to_the_batch_gradient() {
     let device = device();
-    let model = config(3, Head::LogisticMixture(2), 0).init(&device).unwrap();
+    let model = config(3, Head::LogisticMixture(2), 0)
+        .init(&device)
+        .unwrap();
     let d = ScoreModel::num_free_parameters(&model);
     let batch = images(4, model.image_shape(), 2).to_tensor(&device);
 
     let scores = host(materialise_scores(&model, batch.clone(), None).unwrap());
-    let summed: Vec<f32> = (0..d).map(|j| (0..4).map(|b| scores[b * d + j]).sum()).collect();
+    let summed: Vec<f32> = (0..d)
+        .map(|j| (0..4).map(|b| scores[b * d + j]).sum())
+        .collect();
     let gradient = batch_gradient(&model, batch, None).unwrap();
     Tolerance::new(1e-5, 1e-6 * f64::from(max_abs(&gradient))).assert(&summed, &gradient);
 }

@@ -8,8 +8,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use common::{Dense, TinyHead, TinyModel, host, images, max_abs, values};
 use fisher_core::Tolerance;
 use fisher_score::{
-    Error, LayerInput, Probe, ProbedLayer, ScoreModel, ScoreProjection, batch_gradient, materialise_scores, project_scores, reference_scores,
-    stream_scores,
+    Error, LayerInput, Probe, ProbedLayer, ScoreModel, ScoreProjection, batch_gradient,
+    materialise_scores, project_scores, reference_scores, stream_scores,
 };
 
 fn device() -> Device {
@@ -23,7 +23,10 @@ fn tolerance(reference: &[f32]) -> Tolerance {
 
 fn cond(batch: usize, dim: usize, device: &Device) -> Option<Tensor<2>> {
     (dim > 0).then(|| {
-        Tensor::from_data(TensorData::new(values(batch * dim, 7, 1.0), [batch, dim]), device)
+        Tensor::from_data(
+            TensorData::new(values(batch * dim, 7, 1.0), [batch, dim]),
+            device,
+        )
     })
 }
 
@@ -122,7 +125,10 @@ fn streamed_projection_equals_projecting_the_full_scores() {
     let streamed = host(project_scores(&model, batch.clone(), None, &dense, None).unwrap());
     tolerance(&full).assert(&streamed, &full);
 
-    let jl = fisher_jl::ProjectionConfig::new(d, 32).with_seed(4).init().unwrap();
+    let jl = fisher_jl::ProjectionConfig::new(d, 32)
+        .with_seed(4)
+        .init()
+        .unwrap();
     let full = jl
         .project(ndarray::ArrayView2::from_shape((3, d), &scores).unwrap())
         .unwrap();
@@ -141,7 +147,10 @@ fn a_device_without_autodiff_is_a_config_error() {
     let model = TinyModel::new(1, TinyHead::Categorical, 0, &device(), true);
     let batch = images(1, model.shape, 1).to_tensor(&Device::flex());
     let err = materialise_scores(&model, batch, None).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Config { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+        "{err}"
+    );
 }
 
 #[test]
@@ -149,9 +158,13 @@ fn a_projector_of_another_length_is_a_mismatch() {
     let device = device();
     let model = TinyModel::new(1, TinyHead::Categorical, 0, &device, true);
     let batch = images(1, model.shape, 1).to_tensor(&device);
-    let wrong = ScoreProjection::Device(Box::new(Dense::new(4, model.num_free_parameters() + 1, 1)));
+    let wrong =
+        ScoreProjection::Device(Box::new(Dense::new(4, model.num_free_parameters() + 1, 1)));
     let err = project_scores(&model, batch, None, &wrong, None).unwrap_err();
-    assert!(matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(fisher_core::Error::Mismatch { .. })),
+        "{err}"
+    );
 }
 
 fn conv_record(mask: Option<Vec<bool>>, device: &Device) -> ProbedLayer {
@@ -179,11 +192,15 @@ fn inconsistent_records_are_layer_errors() {
     assert!(matches!(err, Error::Layer { layer: 7, .. }), "{err}");
 
     let wrong_size = Probe::Spatial(Tensor::ones([2, 5, 3, 3], &device));
-    let err = conv_record(None, &device).per_example(0, &wrong_size).unwrap_err();
+    let err = conv_record(None, &device)
+        .per_example(0, &wrong_size)
+        .unwrap_err();
     assert!(matches!(err, Error::Layer { .. }), "{err}");
 
     let wrong_kind = Probe::Flat(Tensor::ones([2, 5], &device));
-    let err = conv_record(None, &device).per_example(0, &wrong_kind).unwrap_err();
+    let err = conv_record(None, &device)
+        .per_example(0, &wrong_kind)
+        .unwrap_err();
     assert!(matches!(err, Error::Layer { .. }), "{err}");
 }
 

@@ -98,7 +98,10 @@ impl FlowConfig {
         positive("hidden_channels", self.hidden_channels)?;
         positive("cond_dim", self.cond_dim)?;
         let factor = 1usize << self.levels.min(16);
-        if self.levels > 16 || self.image.height % factor != 0 || self.image.width % factor != 0 {
+        if self.levels > 16
+            || !self.image.height.is_multiple_of(factor)
+            || !self.image.width.is_multiple_of(factor)
+        {
             let reason = format!("image {} must be divisible by 2^levels", self.image);
             return Err(CoreError::config("levels", self.levels, reason).into());
         }

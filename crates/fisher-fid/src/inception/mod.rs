@@ -86,7 +86,11 @@ impl InceptionConfig {
             return Err(Error::config("width divisor", 0, "must be at least 1"));
         }
         if self.input_size < 75 {
-            return Err(Error::config("input size", self.input_size, "must be at least 75"));
+            return Err(Error::config(
+                "input size",
+                self.input_size,
+                "must be at least 75",
+            ));
         }
         Ok(())
     }
@@ -284,12 +288,16 @@ impl InceptionV3 {
     /// Builds the network from layers given in the order of [`inception_specs`].
     fn assemble(convs: &mut ConvSource<'_>, width: usize, input_size: usize) -> Result<Self> {
         let stem = take(convs, 5)?;
-        let mixed_a = (0..3).map(|_| Self::block_a(convs)).collect::<Result<_>>()?;
+        let mixed_a = (0..3)
+            .map(|_| Self::block_a(convs))
+            .collect::<Result<_>>()?;
         let mixed_b = BlockB {
             branch3x3: one(convs)?,
             branch3x3dbl: take(convs, 3)?,
         };
-        let mixed_c = (0..4).map(|_| Self::block_c(convs)).collect::<Result<_>>()?;
+        let mixed_c = (0..4)
+            .map(|_| Self::block_c(convs))
+            .collect::<Result<_>>()?;
         let mixed_d = BlockD {
             branch3x3: take(convs, 2)?,
             branch7x7x3: take(convs, 4)?,
@@ -408,7 +416,11 @@ impl InceptionV3 {
     /// - output: `[batch, 3, input_size, input_size]`, values in `[−1, 1]`
     pub fn preprocess(&self, images: Tensor<4, Int>) -> Tensor<4> {
         let x = PixelScaling::UnitInterval.apply(images);
-        let x = if x.dims()[1] == 1 { x.repeat_dim(1, 3) } else { x };
+        let x = if x.dims()[1] == 1 {
+            x.repeat_dim(1, 3)
+        } else {
+            x
+        };
         let size = [self.input_size, self.input_size];
         let x = if x.dims()[2..] == size {
             x
@@ -440,7 +452,11 @@ impl FeatureExtractor for InceptionV3 {
     fn features(&self, images: Tensor<4, Int>) -> fisher_core::Result<Tensor<2>> {
         let [b, c, h, w] = images.dims();
         if c != 1 && c != 3 {
-            return Err(fisher_core::Error::shape("Inception input", &[b, 3, h, w], &[b, c, h, w]));
+            return Err(fisher_core::Error::shape(
+                "Inception input",
+                &[b, 3, h, w],
+                &[b, c, h, w],
+            ));
         }
         Ok(self.forward(self.preprocess(images)))
     }
@@ -494,15 +510,17 @@ fn tensor_shapes(spec: &ConvSpec) -> [(&'static str, Vec<usize>); 4] {
 
 /// Reads one layer, checks its settings and folds its batch norm.
 fn load_conv(archive: &mut TorchArchive, spec: &ConvSpec, device: &Device) -> Result<BasicConv> {
-    let [weight, beta, mean, var] = tensor_shapes(spec).map(|(suffix, shape)| {
-        archive.read_f32(&format!("{}.{suffix}", spec.name), &shape)
-    });
+    let [weight, beta, mean, var] = tensor_shapes(spec)
+        .map(|(suffix, shape)| archive.read_f32(&format!("{}.{suffix}", spec.name), &shape));
     let (weight, beta, mean, var) = (weight?, beta?, mean?, var?);
     check_setting(archive, spec, "stride", &[spec.stride])?;
     check_setting(archive, spec, "padding", &spec.padding)?;
 
     let per_out = weight.len() / spec.output;
-    let scales: Vec<f64> = var.iter().map(|&v| 1.0 / (f64::from(v) + BN_EPS).sqrt()).collect();
+    let scales: Vec<f64> = var
+        .iter()
+        .map(|&v| 1.0 / (f64::from(v) + BN_EPS).sqrt())
+        .collect();
     let folded = weight
         .iter()
         .enumerate()
@@ -534,7 +552,9 @@ fn check_setting(
     };
     match found {
         Some(f) if f == expected => Ok(()),
-        _ => Err(fisher_core::Error::mismatch(name, format!("{expected:?}"), format!("{value:?}"))
-            .into()),
+        _ => Err(
+            fisher_core::Error::mismatch(name, format!("{expected:?}"), format!("{value:?}"))
+                .into(),
+        ),
     }
 }

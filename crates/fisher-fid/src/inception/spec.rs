@@ -60,10 +60,24 @@ impl SpecBuilder {
     }
 
     fn conv(&mut self, name: String, input: usize, output: usize, kernel: [usize; 2]) -> usize {
-        self.conv_full(name, input, output, kernel, 1, [kernel[0] / 2, kernel[1] / 2])
+        self.conv_full(
+            name,
+            input,
+            output,
+            kernel,
+            1,
+            [kernel[0] / 2, kernel[1] / 2],
+        )
     }
 
-    fn conv_valid(&mut self, name: String, input: usize, output: usize, k: usize, s: usize) -> usize {
+    fn conv_valid(
+        &mut self,
+        name: String,
+        input: usize,
+        output: usize,
+        k: usize,
+        s: usize,
+    ) -> usize {
         self.conv_full(name, input, output, [k, k], s, [0, 0])
     }
 
@@ -175,7 +189,12 @@ pub fn inception_specs(divisor: usize) -> (Vec<ConvSpec>, usize) {
         c = b.block_a(&format!("net.layers.{name}"), c, pool);
     }
     c = b.block_b("net.layers.mixed_3", c);
-    for (name, c7) in [("mixed_4", 128), ("mixed_5", 160), ("mixed_6", 160), ("mixed_7", 192)] {
+    for (name, c7) in [
+        ("mixed_4", 128),
+        ("mixed_5", 160),
+        ("mixed_6", 160),
+        ("mixed_7", 192),
+    ] {
         c = b.block_c(&format!("net.layers.{name}"), c, c7);
     }
     c = b.block_d("net.layers.mixed_8", c);

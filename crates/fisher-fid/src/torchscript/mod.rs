@@ -71,8 +71,8 @@ impl TorchArchive {
             let inner = read_single_pt(&mut zip, path)?;
             zip = open_zip(inner, path)?;
         }
-        let pickle_name = find_pickle(&zip)
-            .ok_or_else(|| Error::format(path, "no `data.pkl` in the archive"))?;
+        let pickle_name =
+            find_pickle(&zip).ok_or_else(|| Error::format(path, "no `data.pkl` in the archive"))?;
         let prefix = pickle_name.trim_end_matches("data.pkl").to_string();
 
         let pickled = read_member(&mut zip, &pickle_name, path)?;
@@ -143,7 +143,10 @@ impl TorchArchive {
         let member = format!("{}data/{}", self.prefix, tensor.storage);
         let raw = read_member(&mut self.zip, &member, &self.path)?;
         gather(&raw, &tensor).map_err(|reason| {
-            Error::format(&self.path, format!("tensor `{name}` (storage {member}): {reason}"))
+            Error::format(
+                &self.path,
+                format!("tensor `{name}` (storage {member}): {reason}"),
+            )
         })
     }
 }
@@ -170,8 +173,14 @@ fn read_single_pt(zip: &mut ZipArchive<Cursor<Vec<u8>>>, path: &Path) -> Result<
         .collect();
     match pts.as_slice() {
         [one] => read_member(zip, one, path),
-        [] => Err(Error::format(path, "neither `data.pkl` nor a `.pt` member in the zip")),
-        many => Err(Error::format(path, format!("several `.pt` members: {many:?}"))),
+        [] => Err(Error::format(
+            path,
+            "neither `data.pkl` nor a `.pt` member in the zip",
+        )),
+        many => Err(Error::format(
+            path,
+            format!("several `.pt` members: {many:?}"),
+        )),
     }
 }
 
@@ -219,7 +228,11 @@ fn flatten(value: &Value, prefix: &str, out: &mut BTreeMap<String, Entry>) {
 fn gather(raw: &[u8], tensor: &TensorRef) -> std::result::Result<Vec<f32>, String> {
     let size = tensor.dtype.size();
     if tensor.strides.len() != tensor.shape.len() {
-        return Err(format!("{} strides for {} dimensions", tensor.strides.len(), tensor.shape.len()));
+        return Err(format!(
+            "{} strides for {} dimensions",
+            tensor.strides.len(),
+            tensor.shape.len()
+        ));
     }
     let n = tensor.numel();
     let last = tensor.offset
@@ -230,13 +243,22 @@ fn gather(raw: &[u8], tensor: &TensorRef) -> std::result::Result<Vec<f32>, Strin
             .map(|(&s, &st)| s.saturating_sub(1) * st)
             .sum::<usize>();
     if n > 0 && (last + 1) * size > raw.len() {
-        return Err(format!("needs {} bytes, storage has {}", (last + 1) * size, raw.len()));
+        return Err(format!(
+            "needs {} bytes, storage has {}",
+            (last + 1) * size,
+            raw.len()
+        ));
     }
 
     let mut out = Vec::with_capacity(n);
     let mut index = vec![0usize; tensor.shape.len()];
     for _ in 0..n {
-        let at = tensor.offset + index.iter().zip(&tensor.strides).map(|(i, s)| i * s).sum::<usize>();
+        let at = tensor.offset
+            + index
+                .iter()
+                .zip(&tensor.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>();
         out.push(element(&raw[at * size..(at + 1) * size], tensor.dtype));
         advance(&mut index, &tensor.shape);
     }

@@ -335,7 +335,10 @@ impl Machine<'_> {
                 self.pos = end;
                 Ok(out)
             }
-            None => Err(fail(self.pos, format!("stream ends; {n} more bytes needed"))),
+            None => Err(fail(
+                self.pos,
+                format!("stream ends; {n} more bytes needed"),
+            )),
         }
     }
 
@@ -352,7 +355,10 @@ impl Machine<'_> {
     fn long1(&mut self, at: usize) -> Result<Value, PickleError> {
         let n = usize::from(self.byte()?);
         if n > 8 {
-            return Err(fail(at, format!("LONG1 of {n} bytes does not fit in 64 bits")));
+            return Err(fail(
+                at,
+                format!("LONG1 of {n} bytes does not fit in 64 bits"),
+            ));
         }
         let raw = self.take(n)?;
         let mut buf = if raw.last().is_some_and(|b| b & 0x80 != 0) {
@@ -399,12 +405,18 @@ impl Machine<'_> {
     }
 
     fn pop_mark(&mut self, at: usize) -> Result<Vec<Value>, PickleError> {
-        let mark = self.marks.pop().ok_or_else(|| fail(at, "no mark to pop to"))?;
+        let mark = self
+            .marks
+            .pop()
+            .ok_or_else(|| fail(at, "no mark to pop to"))?;
         Ok(self.stack.split_off(mark))
     }
 
     fn memoize(&mut self, key: u32, at: usize) -> Result<(), PickleError> {
-        let top = self.stack.last().ok_or_else(|| fail(at, "nothing to memoize"))?;
+        let top = self
+            .stack
+            .last()
+            .ok_or_else(|| fail(at, "nothing to memoize"))?;
         self.memo.insert(key, top.clone());
         Ok(())
     }
@@ -467,7 +479,10 @@ fn fail(offset: usize, reason: impl Into<String>) -> PickleError {
 
 fn pairs(items: Vec<Value>, at: usize) -> Result<Vec<(Value, Value)>, PickleError> {
     if items.len() % 2 != 0 {
-        return Err(fail(at, format!("odd number of dict items: {}", items.len())));
+        return Err(fail(
+            at,
+            format!("odd number of dict items: {}", items.len()),
+        ));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
     let mut iter = items.into_iter();
@@ -480,18 +495,27 @@ fn pairs(items: Vec<Value>, at: usize) -> Result<Vec<(Value, Value)>, PickleErro
 /// `REDUCE`/`NEWOBJ`: the few callables that matter are interpreted, the rest kept inert.
 fn call(callable: Value, args: Value, at: usize) -> Result<Value, PickleError> {
     let Value::Global { module, name } = callable else {
-        return Err(fail(at, "call of something that is not a class or function"));
+        return Err(fail(
+            at,
+            "call of something that is not a class or function",
+        ));
     };
     let args = match args {
         Value::Tuple(items) => items,
-        _ => return Err(fail(at, format!("arguments of {module}.{name} are not a tuple"))),
+        _ => {
+            return Err(fail(
+                at,
+                format!("arguments of {module}.{name} are not a tuple"),
+            ));
+        }
     };
 
     match (module.as_str(), name.as_str()) {
         ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => rebuild_tensor(&args, at),
-        ("torch._utils", "_rebuild_parameter") => {
-            args.into_iter().next().ok_or_else(|| fail(at, "parameter without data"))
-        }
+        ("torch._utils", "_rebuild_parameter") => args
+            .into_iter()
+            .next()
+            .ok_or_else(|| fail(at, "parameter without data")),
         ("collections", "OrderedDict") => Ok(Value::Dict(Vec::new())),
         ("torch.jit._pickle", n) if n.starts_with("build_") || n == "restore_type_tag" => args
             .into_iter()
@@ -514,7 +538,9 @@ fn rebuild_tensor(args: &[Value], at: usize) -> Result<Value, PickleError> {
     let Value::Persistent(id) = storage else {
         return Err(bad("storage is not a persistent id"));
     };
-    let fields = id.as_seq().ok_or_else(|| bad("persistent id is not a tuple"))?;
+    let fields = id
+        .as_seq()
+        .ok_or_else(|| bad("persistent id is not a tuple"))?;
     let [kind, class, key, _location, numel, ..] = fields else {
         return Err(bad("persistent id has fewer than 5 fields"));
     };

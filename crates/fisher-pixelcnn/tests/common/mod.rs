@@ -62,7 +62,9 @@ pub fn random_images(n: usize, shape: ImageShape, seed: u64, device: &Device) ->
 /// A seeded `[n, dim]` conditioning matrix with entries in `[−1, 1]`.
 pub fn random_cond(n: usize, dim: usize, seed: u64, device: &Device) -> Tensor<2> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let v: Vec<f32> = (0..n * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let v: Vec<f32> = (0..n * dim)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
     Tensor::from_data(TensorData::new(v, [n, dim]), device)
 }
 

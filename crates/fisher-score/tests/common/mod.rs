@@ -64,7 +64,12 @@ pub fn values(n: usize, seed: u64, bound: f32) -> Vec<f32> {
         .collect()
 }
 
-fn leaf<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device, grad: bool) -> Tensor<D> {
+fn leaf<const D: usize>(
+    data: Vec<f32>,
+    shape: [usize; D],
+    device: &Device,
+    grad: bool,
+) -> Tensor<D> {
     let t = Tensor::from_data(TensorData::new(data, shape), device);
     if grad { t.require_grad() } else { t }
 }
@@ -122,7 +127,12 @@ impl TinyConv {
             dilation: self.dilation,
             groups: 1,
         };
-        let y = conv2d(x.clone(), self.effective_weight(), self.bias.clone(), options);
+        let y = conv2d(
+            x.clone(),
+            self.effective_weight(),
+            self.bias.clone(),
+            options,
+        );
         let probe = Tensor::<4>::zeros(y.dims(), &y.device()).require_grad();
         records.push(ProbedLayer {
             name: name.to_string(),
@@ -160,13 +170,25 @@ impl TinyConv {
 }
 
 impl TinyLinear {
-    fn new(inp: usize, out: usize, layout: LinearLayout, seed: u64, device: &Device, grad: bool) -> Self {
+    fn new(
+        inp: usize,
+        out: usize,
+        layout: LinearLayout,
+        seed: u64,
+        device: &Device,
+        grad: bool,
+    ) -> Self {
         let shape = match layout {
             LinearLayout::InOut => [inp, out],
             LinearLayout::OutIn => [out, inp],
         };
         Self {
-            weight: leaf(values(inp * out, seed, 1.0 / (inp as f32).sqrt()), shape, device, grad),
+            weight: leaf(
+                values(inp * out, seed, 1.0 / (inp as f32).sqrt()),
+                shape,
+                device,
+                grad,
+            ),
             bias: Some(leaf(values(out, seed + 1, 0.1), [out], device, grad)),
             layout,
         }
@@ -196,7 +218,10 @@ impl TinyLinear {
     }
 
     fn flat_gradient(&self, grads: &Gradients, out: &mut Vec<f32>) {
-        out.extend(grad_or_zero(self.weight.grad(grads), self.weight.dims().iter().product()));
+        out.extend(grad_or_zero(
+            self.weight.grad(grads),
+            self.weight.dims().iter().product(),
+        ));
         if let Some(b) = &self.bias {
             out.extend(grad_or_zero(b.grad(grads), b.dims()[0]));
         }
@@ -230,7 +255,13 @@ fn causal_mask(out: usize, inp: usize) -> Vec<bool> {
 impl TinyModel {
     /// A model of `channels × 5 × 5` images (`channels` 1 or 3); parameters require gradients
     /// when `grad` is true. `cond_dim > 0` adds a conditioning map.
-    pub fn new(channels: usize, head: TinyHead, cond_dim: usize, device: &Device, grad: bool) -> Self {
+    pub fn new(
+        channels: usize,
+        head: TinyHead,
+        cond_dim: usize,
+        device: &Device,
+        grad: bool,
+    ) -> Self {
         let shape = ImageShape::new(channels, 5, 5).unwrap();
         let h = 4;
         let out_channels = match head {
@@ -254,8 +285,26 @@ impl TinyModel {
             cond: (cond_dim > 0)
                 .then(|| TinyLinear::new(cond_dim, h, LinearLayout::InOut, 20, device, grad)),
             pool: TinyLinear::new(h, h, LinearLayout::OutIn, 30, device, grad),
-            conv2: TinyConv::new([h, h, 2, 3], [(1, 0), (1, 1)], [1, 1], false, None, 40, device, grad),
-            conv3: TinyConv::new([h, h, 2, 2], [(2, 0), (2, 0)], [2, 2], true, None, 50, device, grad),
+            conv2: TinyConv::new(
+                [h, h, 2, 3],
+                [(1, 0), (1, 1)],
+                [1, 1],
+                false,
+                None,
+                40,
+                device,
+                grad,
+            ),
+            conv3: TinyConv::new(
+                [h, h, 2, 2],
+                [(2, 0), (2, 0)],
+                [2, 2],
+                true,
+                None,
+                50,
+                device,
+                grad,
+            ),
             out: TinyConv::new(
                 [out_channels, h, 1, 1],
                 [(0, 0), (0, 0)],
@@ -325,7 +374,8 @@ impl ScoreModel for TinyModel {
         let h1 = h1.tanh();
         let pooled = h1.clone().mean_dim(3).mean_dim(2).reshape([b, 4]);
         let pooled = self.pool.forward("pool", pooled, &mut records);
-        let h2 = (self.conv2.forward("conv2", h1, &mut records) + pooled.reshape([b, 4, 1, 1])).tanh();
+        let h2 =
+            (self.conv2.forward("conv2", h1, &mut records) + pooled.reshape([b, 4, 1, 1])).tanh();
         let h3 = (self.conv3.forward("conv3", h2.clone(), &mut records) + h2).tanh();
         let logits = self.out.forward("out", h3, &mut records);
         Ok((self.head_log_prob(logits, images), records))
@@ -383,7 +433,11 @@ impl Dense {
             for r in 0..self.k {
                 let row = &self.matrix[r * self.d..(r + 1) * self.d];
                 let xb = &x[b * self.d..(b + 1) * self.d];
-                let s: f64 = row.iter().zip(xb).map(|(a, v)| f64::from(*a) * f64::from(*v)).sum();
+                let s: f64 = row
+                    .iter()
+                    .zip(xb)
+                    .map(|(a, v)| f64::from(*a) * f64::from(*v))
+                    .sum();
                 out[b * self.k + r] = s as f32;
             }
         }
@@ -408,7 +462,11 @@ impl fisher_core::Projector for Dense {
     ) -> fisher_core::Result<Tensor<2>> {
         let [_, n] = block.dims();
         if offset + n > self.d {
-            return Err(fisher_core::Error::config("block end", offset + n, "past d"));
+            return Err(fisher_core::Error::config(
+                "block end",
+                offset + n,
+                "past d",
+            ));
         }
         let m = Tensor::<2>::from_data(
             TensorData::new(self.matrix.clone(), [self.k, self.d]),
