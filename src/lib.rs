@@ -23,5 +23,6 @@ pub use fisher_pixelcnn as pixelcnn;
 pub use fisher_score as score;
 
 pub mod cli;
+pub mod demo;
 pub mod plot;
 pub mod run;

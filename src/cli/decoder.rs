@@ -29,9 +29,8 @@ use clap::{Subcommand, ValueEnum};
 use fisher_core::{ImageBatch, ImageShape};
 use fisher_data::{Faces, FacesConfig, GridLayout, Mnist, Split};
 use fisher_decoder::{
-    AnyDecoder, DecoderConfig, DeterministicConfig, DeterministicLoss, EmbeddingSpec,
-    FitOptions, FlowConfig, Metrics, Pairs, PixelCnnDecoderConfig, TrainableDecoder, evaluate,
-    fit,
+    AnyDecoder, DecoderConfig, DeterministicConfig, DeterministicLoss, EmbeddingSpec, FitOptions,
+    FlowConfig, Metrics, Pairs, PixelCnnDecoderConfig, TrainableDecoder, evaluate, fit,
 };
 use fisher_pixelcnn::PixelCnnConfig;
 use fisher_score::Embeddings;
@@ -171,7 +170,11 @@ impl Paired {
     fn read(path: &Path, data_dir: &Path, count: usize) -> Result<Self> {
         let file = Embeddings::read(path).with_context(|| format!("reading {}", path.display()))?;
         let spec = EmbeddingSpec::from_metadata(path, &file.metadata.to_map())?;
-        let n = if count == 0 { file.len() } else { count.min(file.len()) };
+        let n = if count == 0 {
+            file.len()
+        } else {
+            count.min(file.len())
+        };
         let images = images_for(&file.metadata.dataset, &file.indices[..n], data_dir)
             .with_context(|| format!("loading the images of {}", path.display()))?;
         let z = file.values[..n * spec.k].to_vec();
@@ -206,7 +209,10 @@ fn images_for(dataset: &str, indices: &[i64], data_dir: &Path) -> Result<ImageBa
         };
         let all = Mnist::new(data_dir).load(split)?.into_parts().0;
         if high as usize >= all.len() {
-            bail!("image index {high} is past the {} images of {dataset}", all.len());
+            bail!(
+                "image index {high} is past the {} images of {dataset}",
+                all.len()
+            );
         }
         let picked: Vec<usize> = indices.iter().map(|&i| i as usize).collect();
         return Ok(all.select(&picked));
@@ -224,7 +230,10 @@ fn images_for(dataset: &str, indices: &[i64], data_dir: &Path) -> Result<ImageBa
         other => bail!("unknown split {other:?} in {dataset:?}"),
     };
     let faces = Faces::new(FacesConfig::default(), seed)?;
-    let span = faces.generate(base + low, (high - low + 1) as usize)?.into_parts().0;
+    let span = faces
+        .generate(base + low, (high - low + 1) as usize)?
+        .into_parts()
+        .0;
     let picked: Vec<usize> = indices.iter().map(|&i| (i - low) as usize).collect();
     Ok(span.select(&picked))
 }
@@ -237,10 +246,7 @@ fn config(args: &TrainArgs, shape: ImageShape, k: usize, seed: u64) -> DecoderCo
                 Loss::Mse => DeterministicLoss::Mse,
                 Loss::Logistic => DeterministicLoss::DiscretizedLogistic,
             };
-            let upsamplings = (0..=2)
-                .rev()
-                .find(|&n| shape.height % (1 << n) == 0 && shape.width % (1 << n) == 0)
-                .unwrap_or(0);
+            let upsamplings = (0..=2).rev().find(|&n| halves(shape, n)).unwrap_or(0);
             DecoderConfig::Deterministic(
                 DeterministicConfig::new(k, shape)
                     .with_base_channels(args.width.unwrap_or(64))
@@ -270,10 +276,7 @@ fn config(args: &TrainArgs, shape: ImageShape, k: usize, seed: u64) -> DecoderCo
             )
         }
         Kind::Flow => {
-            let levels = (1..=3)
-                .rev()
-                .find(|&n| shape.height % (1 << n) == 0 && shape.width % (1 << n) == 0)
-                .unwrap_or(1);
+            let levels = (1..=3).rev().find(|&n| halves(shape, n)).unwrap_or(1);
             DecoderConfig::Flow(
                 FlowConfig::new(k, shape)
                     .with_levels(levels)
@@ -285,6 +288,11 @@ fn config(args: &TrainArgs, shape: ImageShape, k: usize, seed: u64) -> DecoderCo
             )
         }
     }
+}
+
+/// Whether height and width can be halved `n` times.
+fn halves(shape: ImageShape, n: usize) -> bool {
+    shape.height.is_multiple_of(1 << n) && shape.width.is_multiple_of(1 << n)
 }
 
 fn run_train(args: TrainArgs, common: &Common) -> Result<()> {

@@ -4,6 +4,7 @@
 //! function; this module only parses and dispatches.
 
 pub mod bench_scores;
+pub mod demo;
 pub mod decoder;
 pub mod embed;
 pub mod fid;
@@ -70,6 +71,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole chain on the built-in procedural faces: train, embed three ways, decode,
+    /// interpolate, edit, and measure (FID against α, edit success).
+    Demo(demo::Args),
     /// FID and KID between two feature files (`.npy`) or statistics files (`.npz`).
     FidDistance(fid::DistanceArgs),
     /// FID and KID between two image folders, with Inception-v3 or a domain classifier.
@@ -108,6 +112,7 @@ pub fn main() -> Result<()> {
 pub fn run(cli: Cli) -> Result<()> {
     let _ = &cli.common;
     match cli.command {
+        Command::Demo(args) => demo::run(args, &cli.common),
         Command::Bench(b) => match b {
             BenchCommand::Scores(args) => bench_scores::run(args, &cli.common),
         },

@@ -22,6 +22,7 @@ fn fashion_mnist(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("fashion_mnist");
     group.sample_size(10);
+    group.measurement_time(std::time::Duration::from_secs(10));
     for (split, n) in [(Split::Train, 60_000u64), (Split::Test, 10_000)] {
         group.throughput(Throughput::Elements(n));
         let id = BenchmarkId::new("load", format!("{split:?}"));

@@ -13,11 +13,14 @@
 //! ```
 
 use fisher_core::ImageBatch;
-use fisher_data::{Faces, FacesConfig, GridLayout, FACE_ATTRIBUTES};
+use fisher_data::{FACE_ATTRIBUTES, Faces, FacesConfig, GridLayout};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = args.first().cloned().unwrap_or_else(|| "face-edits.png".to_string());
+    let out = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "face-edits.png".to_string());
     let seed = args.get(1).map_or(Ok(0), |s| s.parse())?;
     let rows = 6;
 
@@ -37,6 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layout = GridLayout::new(rows, cols).with_scale(4);
     fisher_data::write_grid(&out, &table, &layout)?;
     println!("wrote {out}: {rows} faces of seed {seed}");
-    println!("columns: original | {} (flipped)", FACE_ATTRIBUTES.join(" | "));
+    println!(
+        "columns: original | {} (flipped)",
+        FACE_ATTRIBUTES.join(" | ")
+    );
     Ok(())
 }

@@ -24,12 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let data = mnist.load(split)?;
         let loaded = start.elapsed();
         let mb = data.images().as_slice().len() as f64 / 1e6;
-        println!(
-            "{split:?}: {} images {}, {mb:.1} MB of pixels, loaded in {loaded:.2?} ({:.0} images/s)",
-            data.len(),
-            data.images().shape(),
-            data.len() as f64 / loaded.as_secs_f64()
-        );
+        let rate = data.len() as f64 / loaded.as_secs_f64();
+        let (n, shape) = (data.len(), data.images().shape());
+        println!("{split:?}: {n} images {shape}, {mb:.1} MB of pixels");
+        println!("  loaded in {loaded:.2?} ({rate:.0} images/s)");
 
         let start = Instant::now();
         let mut offset = 0;

@@ -84,14 +84,6 @@ impl ImageFiles {
         self.shape
     }
 
-    /// The first `n` files only (all of them if there are fewer).
-    pub fn truncate(mut self, n: usize) -> Self {
-        let n = n.min(self.paths.len());
-        self.paths.truncate(n);
-        self.attributes = crate::Examples::select(&self.attributes, &(0..n).collect::<Vec<_>>());
-        self
-    }
-
     /// File `i`, decoded, cropped and resized; channel-first.
     ///
     /// # Panics

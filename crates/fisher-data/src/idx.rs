@@ -510,7 +510,8 @@ impl Mnist {
         Ok(data)
     }
 
-    /// Reads `split` in batches of `batch_size`; labels are checked batch by batch.
+    /// Reads `split` in batches of `batch_size`; labels are checked batch by batch, and the
+    /// stream ends after the first error.
     pub fn stream(
         &self,
         split: Split,
@@ -518,11 +519,18 @@ impl Mnist {
     ) -> Result<impl Iterator<Item = Result<Labeled>> + use<>> {
         let (images, labels) = self.files(split)?;
         let mut offset = 0;
-        let checked = stream_idx(&images, &labels, batch_size)?.map(move |batch| {
-            let batch = batch?;
-            check_labels(&labels, batch.labels(), offset, 10)?;
-            offset += batch.labels().len();
-            Ok(batch)
+        let stream = stream_idx(&images, &labels, batch_size)?;
+        let checked = stream.scan(false, move |failed, batch| {
+            if *failed {
+                return None;
+            }
+            let checked = batch.and_then(|b| {
+                check_labels(&labels, b.labels(), offset, 10)?;
+                offset += b.labels().len();
+                Ok(b)
+            });
+            *failed = checked.is_err();
+            Some(checked)
         });
         Ok(checked)
     }

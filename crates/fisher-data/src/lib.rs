@@ -5,13 +5,17 @@
 //! [`fisher_core::ImageBatch`] with class labels ([`Labeled`]) or named binary attributes
 //! ([`Attributed`]), either all at once or as a stream of batches read as they are consumed:
 //!
-//! | source | load | stream | yields |
-//! | --- | --- | --- | --- |
-//! | IDX files (MNIST, Fashion-MNIST), raw or gzip | [`Mnist::load`], [`idx::load_idx`] | [`Mnist::stream`], [`idx::stream_idx`] | 1×28×28, labels 0–9 |
-//! | CIFAR-10 binary batches | [`Cifar10::load`] | [`Cifar10::stream`] | 3×32×32, labels 0–9 |
-//! | CelebA folder and `list_attr_celeba.txt` | [`ImageFiles::celeba`] then [`ImageFiles::load`] | [`ImageFiles::stream`] | 3×64×64 (or 32), 40 attributes |
-//! | folder of PNG/JPEG, optional attribute CSV | [`ImageFiles::folder`] then [`ImageFiles::load`] | [`ImageFiles::stream`] | any size, CSV attributes |
-//! | procedural faces, from a seed | [`Faces::generate`] | [`Faces::stream`] | 3×32×32, 5 attributes |
+//! - **IDX files** (MNIST, Fashion-MNIST), raw or gzip: [`Mnist::load`] and
+//!   [`Mnist::stream`], or [`idx::load_idx`] and [`idx::stream_idx`] for any pair of files;
+//!   1×28×28 images, labels 0–9.
+//! - **CIFAR-10 binary batches**: [`Cifar10::load`], [`Cifar10::stream`]; 3×32×32, labels
+//!   0–9.
+//! - **CelebA** folder and `list_attr_celeba.txt`: [`ImageFiles::celeba`], then
+//!   [`ImageFiles::load`] or [`ImageFiles::stream`]; 3×64×64 or 3×32×32, 40 attributes.
+//! - **A folder of PNG or JPEG images** with an optional attribute CSV:
+//!   [`ImageFiles::folder`], then the same; any size, the CSV's attributes.
+//! - **Procedural faces** from a seed: [`Faces::generate`], [`Faces::stream`]; 3×32×32 by
+//!   default, 5 attributes.
 //!
 //! [`shuffled`], [`train_test_split`] and [`batches`] work on all of them through the
 //! [`Examples`] trait; [`write_grid`] writes rows × columns of images to a PNG file for

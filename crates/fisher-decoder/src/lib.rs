@@ -11,12 +11,19 @@
 //! | [`PixelCnnDecoder`] | `∏ᵢ p(xᵢ \| x<ᵢ, z)` | likelihood | sampling, or greedily |
 //! | [`FlowDecoder`] | `x = f⁻¹(ε; z)`, `ε ~ N(0, I)` | likelihood | sampling at a temperature |
 //!
-//! Every decoder records the [`EmbeddingSpec`] (dimension `k`, projection kind and seed, model
-//! hash) of the embeddings it was trained on; [`fit`] and [`evaluate`] refuse embeddings with
-//! another spec. Initial weights, dequantisation noise and samples come from explicit seeds, so
-//! runs repeat exactly. Checkpoints ([`TrainableDecoder::save`], [`AnyDecoder::load`]) hold
-//! config, spec, weights, optimiser state and step count, and loading one into a config of
-//! another architecture is a typed error naming both values.
+//! Every decoder records the [`EmbeddingSpec`] (dimension `k`, method, projection kind and
+//! seed, model hash, normalisation: the metadata fisher-score writes) of the embeddings it was
+//! trained on; [`fit`], [`evaluate`] and [`decode_embeddings`] refuse embeddings with another
+//! spec, naming both. Initial weights, dequantisation noise, shuffles and samples come from
+//! explicit seeds, so runs repeat exactly. Checkpoints ([`TrainableDecoder::save`],
+//! [`AnyDecoder::load`]) hold config, spec, weights, Adam state and step count: a resumed run
+//! takes the same steps as an uninterrupted one, and loading a checkpoint into a config of
+//! another architecture is a typed error naming the setting and both values. Libraries print
+//! nothing; training, evaluation, sampling and checkpoint writes run in `tracing` spans.
+//!
+//! [`fit`] and [`evaluate`] report, for held-out pairs, the reconstruction error (mean squared
+//! error on the `[0, 1]` scale of the decoder's deterministic best guess) and, for the
+//! likelihood decoders, bits per dimension.
 //!
 //! # Example
 //!
@@ -45,6 +52,12 @@
 //! - Decoding with the flow inverts each 1×1 convolution by a `c × c` inverse computed on the
 //!   host in f64 at every call; cheap for the channel counts used here (≤ 48), wasteful for
 //!   very wide levels.
+//! - The conditional PixelCNN decodes by ancestral sampling, one sub-pixel after another
+//!   (fisher-pixelcnn's sampler): `c·h·w` small network passes per batch, so decoding, and
+//!   with it measuring its reconstruction error, is much slower than for the other two
+//!   decoders. Its greedy mode is sampling at temperature 10⁻⁶, not an exact search for the
+//!   most likely image (which no left-to-right decoder can find cheaply).
+//! - Training batches must fit in device memory whole; there is no gradient accumulation.
 
 pub mod checkpoint;
 pub mod conditional;

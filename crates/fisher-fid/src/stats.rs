@@ -312,7 +312,7 @@ impl StatsAccumulator {
     /// [`fisher_core::Error::NonFinite`] for a NaN or infinity, with its flat index counted
     /// over every row pushed so far (`row · d + column`). Nothing is added on error.
     pub fn push_rows<T: Copy + Into<f64>>(&mut self, rows: &[T]) -> Result<()> {
-        if rows.len() % self.dim != 0 {
+        if !rows.len().is_multiple_of(self.dim) {
             let n = rows.len() / self.dim;
             return Err(Error::shape(
                 "feature rows",
@@ -450,10 +450,9 @@ impl StatsAccumulator {
 
         if self.count > 0 {
             let w = na * nb / n;
-            for j in 0..self.dim {
-                let dj = delta[j] * w;
-                for i in j..self.dim {
-                    self.scatter[(i, j)] += delta[i] * dj;
+            for (j, &dj) in delta.iter().enumerate() {
+                for (i, &di) in delta.iter().enumerate().skip(j) {
+                    self.scatter[(i, j)] += di * dj * w;
                 }
             }
         }

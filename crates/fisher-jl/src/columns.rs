@@ -89,7 +89,7 @@ impl SparseJlColumns {
 #[inline(always)]
 fn entry_from_half(v: u64, start: u32, size: u64) -> u32 {
     let row = start + below31(v >> 1, size) as u32;
-    (row << 1) | (v & 1) as u32
+    (row << 1) | ((v >> 1) & 1) as u32
 }
 
 /// Nonzeros of a very sparse column: a binomial count of uniformly placed rows.

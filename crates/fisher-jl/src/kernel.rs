@@ -1,6 +1,6 @@
 //! The host kernel: adds `P[:, j0..j0+n] · block` into per-group accumulators.
 //!
-//! Layout, chosen so that the random accesses hit the L1 cache and everything else streams:
+//! Layout, chosen so that the random accesses stay in cache and everything else streams:
 //!
 //! - The batch is cut into *groups* of up to 16 rows. A group's accumulator has two *slots*
 //!   per output row, the sums of the inputs reaching that row with a plus sign and with a
@@ -8,12 +8,15 @@
 //!   64 bytes). The output is `scale · (plus − minus)`: no sign work in the inner loop.
 //! - The rows `0..k` are cut into *blocks*: the `s` blocks of the sparse JL construction, or
 //!   blocks of 256 rows for the very sparse kind. A block of a group's accumulator is 64 KiB
-//!   for `k/s = 512`, and is updated from L1 and L2 while the next block waits in L2.
-//! - The input is read in *super-tiles* of 16 384 coordinates. Their nonzeros are hashed once,
-//!   in parallel, into a table ordered by block, then by coordinate. Each task transposes its
-//!   group's rows of the super-tile to `[coordinate][lane]` (with AVX2 shuffles where
-//!   available; 1 MiB, in L2) and then, block after block, walks the table: each nonzero adds
-//!   one 16-lane vector, read in coordinate order, into one accumulator slot.
+//!   for `k/s = 512`.
+//! - A *task* is a group and a range of its blocks; tasks run in parallel, without waiting for
+//!   each other, over the whole chunk. A task reads the chunk in *super-tiles* of 8192
+//!   coordinates: it hashes their nonzeros in its blocks into a table ordered by block, then
+//!   by coordinate (vectorised), transposes its group's rows of the super-tile to
+//!   `[coordinate][lane]` (with AVX2 shuffles where available; 512 KiB, in L2) and then,
+//!   block after block, walks the table: each nonzero adds one 16-lane vector, read in
+//!   coordinate order, into one accumulator slot. Groups hash the same columns again rather
+//!   than wait for each other: about a tenth more work, but no synchronisation.
 //!
 //! Determinism: an accumulator element receives at most one addition per coordinate, and the
 //! additions arrive in increasing coordinate order whatever the tiling, the number of threads
@@ -61,124 +64,119 @@ impl Lanes {
 /// Zeros standing in for the rows of a group beyond the batch.
 static ZEROS: [f32; TILE] = [0.0; TILE];
 
-/// The hashed nonzeros of one super-tile of `n` coordinates, as entries `2·row + negative`,
-/// ordered by block and then by coordinate.
-pub(crate) struct Table {
+/// The column generator of a sparse kind.
+#[derive(Clone, Copy)]
+pub(crate) enum Columns<'a> {
+    /// Sparse JL: one nonzero per coordinate in each of its `s` blocks.
+    Sparse(&'a SparseJlColumns),
+    /// Very sparse: a binomial number of nonzeros per coordinate, anywhere.
+    VerySparse(&'a VerySparseColumns),
+}
+
+impl Columns<'_> {
+    /// Block boundaries: block `b` is rows `[b]..[b + 1]`.
+    fn blocks(&self) -> Vec<u32> {
+        match self {
+            Self::Sparse(columns) => columns.starts.clone(),
+            Self::VerySparse(columns) => {
+                let k = columns.k;
+                (0..=k.div_ceil(RAGGED_BLOCK_ROWS))
+                    .map(|b| (b * RAGGED_BLOCK_ROWS).min(k) as u32)
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The nonzeros of one super-tile of `n` coordinates in a range of blocks, as entries
+/// `2·row + negative`, ordered by block and then by coordinate. Buffers are reused from one
+/// super-tile to the next.
+#[derive(Default)]
+struct Table {
     /// Coordinates in the super-tile.
     n: usize,
-    /// Block boundaries: block `b` is rows `rows[b]..rows[b + 1]`.
-    rows: Vec<u32>,
-    /// The entries.
-    entries: Entries,
-}
-
-/// The entries of a [`Table`].
-enum Entries {
-    /// Exactly one entry per coordinate and block: `[b·n + jj]` (sparse JL).
-    Fixed(Vec<u32>),
-    /// Any number per coordinate (very sparse), in parts over consecutive coordinates.
-    Ragged(Vec<RaggedPart>),
-}
-
-/// The entries of some consecutive coordinates, bucketed by block.
-struct RaggedPart {
-    /// For block `b`, entries `starts[b]..starts[b + 1]` of `coords` and `entries`.
+    /// First block held.
+    first: usize,
+    /// Sparse JL: one entry per coordinate and block, `[(b − first)·n + jj]`.
+    fixed: Vec<u32>,
+    /// Very sparse: block `b` has entries `starts[b]..starts[b + 1]`.
     starts: Vec<u32>,
-    /// Coordinate of each entry, relative to the super-tile.
+    /// Very sparse: coordinate of each entry, relative to the super-tile.
     coords: Vec<u32>,
-    /// The entries.
-    entries: Vec<u32>,
+    /// Very sparse: the entries.
+    ragged: Vec<u32>,
+    /// Very sparse: entries and coordinates in hashing order, before bucketing.
+    unsorted: Vec<(u32, u32)>,
+    /// Very sparse: scratch of Floyd's algorithm, `⌈k/64⌉` zeroed words.
+    seen: Vec<u64>,
 }
 
 impl Table {
-    /// Hashes the sparse JL entries of coordinates `j0 .. j0 + n`, one pair of draws per task.
-    pub fn sparse(columns: &SparseJlColumns, j0: usize, n: usize) -> Self {
-        Self {
-            n,
-            rows: columns.starts.clone(),
-            entries: Entries::Fixed(sparse_entries(columns, j0, n)),
+    /// Hashes coordinates `j0 .. j0 + n` for `blocks`.
+    #[inline(always)]
+    fn fill(&mut self, columns: Columns<'_>, j0: usize, n: usize, blocks: &Range<usize>) {
+        self.n = n;
+        match columns {
+            Columns::Sparse(columns) => {
+                let (p0, p1) = (blocks.start / 2, blocks.end.div_ceil(2));
+                self.first = 2 * p0;
+                let draws = columns.s.min(2 * p1) - 2 * p0;
+                self.fixed.resize(draws * n, 0);
+                for (p, out) in (p0..p1).zip(self.fixed.chunks_mut(2 * n)) {
+                    columns.fill_pair(p, j0, n, out);
+                }
+            }
+            Columns::VerySparse(columns) => self.fill_ragged(columns, j0, n),
         }
     }
 
-    /// Hashes the very sparse entries of coordinates `j0 .. j0 + n`, in one part per thread.
-    pub fn very_sparse(columns: &VerySparseColumns, j0: usize, n: usize) -> Self {
-        let k = columns.k;
-        let blocks = k.div_ceil(RAGGED_BLOCK_ROWS);
-        let rows = (0..=blocks)
-            .map(|b| (b * RAGGED_BLOCK_ROWS).min(k) as u32)
-            .collect();
-        let parts = split(0..n, rayon::current_num_threads())
-            .into_par_iter()
-            .map(|range| RaggedPart::hash(columns, j0, range, blocks))
-            .collect();
-        Self {
-            n,
-            rows,
-            entries: Entries::Ragged(parts),
-        }
-    }
-
-    /// Number of blocks.
-    fn blocks(&self) -> usize {
-        self.rows.len() - 1
-    }
-}
-
-impl RaggedPart {
-    /// Hashes coordinates `j0 + range` and buckets their entries by block, keeping coordinate
-    /// order within each block.
-    fn hash(columns: &VerySparseColumns, j0: usize, range: Range<usize>, blocks: usize) -> Self {
-        let mut seen = vec![0u64; columns.k.div_ceil(64)];
-        let (mut coords, mut entries) = (Vec::new(), Vec::new());
+    /// Hashes very sparse coordinates and buckets their entries by block of
+    /// [`RAGGED_BLOCK_ROWS`], keeping coordinate order within each block.
+    fn fill_ragged(&mut self, columns: &VerySparseColumns, j0: usize, n: usize) {
+        self.first = 0;
+        self.seen.resize(columns.k.div_ceil(64), 0);
+        self.unsorted.clear();
         let mut column = Vec::new();
-        for jj in range {
+        for jj in 0..n {
             column.clear();
-            columns.column_into(j0 + jj, &mut column, &mut seen);
-            coords.extend(std::iter::repeat_n(jj as u32, column.len()));
-            entries.extend_from_slice(&column);
+            columns.column_into(j0 + jj, &mut column, &mut self.seen);
+            self.unsorted.extend(column.iter().map(|&e| (jj as u32, e)));
         }
 
         let block_of = |e: u32| (e >> 1) as usize / RAGGED_BLOCK_ROWS;
-        let mut starts = vec![0u32; blocks + 1];
-        for &e in &entries {
-            starts[block_of(e) + 1] += 1;
+        let blocks = columns.k.div_ceil(RAGGED_BLOCK_ROWS);
+        self.starts.clear();
+        self.starts.resize(blocks + 1, 0);
+        for &(_, e) in &self.unsorted {
+            self.starts[block_of(e) + 1] += 1;
         }
         for b in 0..blocks {
-            starts[b + 1] += starts[b];
+            self.starts[b + 1] += self.starts[b];
         }
-        let mut next = starts.clone();
-        let (mut sorted_coords, mut sorted) = (vec![0; entries.len()], vec![0; entries.len()]);
-        for (&c, &e) in coords.iter().zip(&entries) {
+        let total = self.unsorted.len();
+        self.coords.resize(total, 0);
+        self.ragged.resize(total, 0);
+        let mut next = self.starts.clone();
+        for &(c, e) in &self.unsorted {
             let at = &mut next[block_of(e)];
-            sorted_coords[*at as usize] = c;
-            sorted[*at as usize] = e;
+            self.coords[*at as usize] = c;
+            self.ragged[*at as usize] = e;
             *at += 1;
         }
-        Self {
-            starts,
-            coords: sorted_coords,
-            entries: sorted,
+    }
+
+    /// Coordinates (relative to the super-tile, `None` meaning `0..n` in order) and entries
+    /// of block `b`.
+    #[inline(always)]
+    fn block(&self, b: usize) -> (Option<&[u32]>, &[u32]) {
+        if self.starts.is_empty() {
+            let at = (b - self.first) * self.n;
+            (None, &self.fixed[at..at + self.n])
+        } else {
+            let range = self.starts[b] as usize..self.starts[b + 1] as usize;
+            (Some(&self.coords[range.clone()]), &self.ragged[range])
         }
     }
-
-    /// Coordinates and entries of block `b`.
-    fn block(&self, b: usize) -> (&[u32], &[u32]) {
-        let range = self.starts[b] as usize..self.starts[b + 1] as usize;
-        (&self.coords[range.clone()], &self.entries[range])
-    }
-}
-
-/// The sparse JL entries of coordinates `j0 .. j0 + n`, draw-major (`[i·n + jj]`), hashed
-/// one pair of draws per task.
-pub(crate) fn sparse_entries(columns: &SparseJlColumns, j0: usize, n: usize) -> Vec<u32> {
-    let mut entries = vec![0u32; columns.s * n];
-    if n > 0 {
-        entries
-            .par_chunks_mut(2 * n)
-            .enumerate()
-            .for_each(|(p, out)| vectorized(FillPair { columns, p, j0, n, out }));
-    }
-    entries
 }
 
 /// One group's accumulator: plus and minus sums per output row, slot `2·row + negative`.
@@ -250,13 +248,13 @@ impl GroupAcc {
 }
 
 /// A group's accumulator slots for one range of blocks.
-enum Rows<'a> {
+enum Slots<'a> {
     Wide(&'a mut [Lanes]),
     Narrow(&'a mut [f32]),
 }
 
-impl<'a> Rows<'a> {
-    /// The first `at` rows and the rest.
+impl Slots<'_> {
+    /// The first `at` slots and the rest.
     fn split(self, at: usize) -> (Self, Self) {
         match self {
             Self::Wide(s) => {
@@ -271,70 +269,66 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// One task of the apply phase: a group, a range of blocks and their accumulator rows.
+/// One task: a group, a range of its blocks and their accumulator slots.
 struct Work<'a> {
-    /// The group's input rows over the super-tile.
+    /// The group's input rows over the chunk.
     input: Vec<&'a [f32]>,
     /// Accumulator slots `base ..`.
-    acc: Rows<'a>,
+    slots: Slots<'a>,
     /// Entry of the first slot.
     base: u32,
     /// Blocks applied.
     blocks: Range<usize>,
-    /// Transposition buffer of this task, `n` lanes, kept between super-tiles.
-    xt: &'a mut Vec<Lanes>,
 }
 
-/// Transposition buffers kept across the super-tiles of one call, one per task.
-#[derive(Default)]
-pub(crate) struct Scratch(Vec<Vec<Lanes>>);
-
-/// Adds the super-tile `input[b][0..n]` (batch row `b`, coordinates of `table`) into
+/// Adds the chunk `input[b]` (batch row `b`, coordinates `j0 .. j0 + input[b].len()`) into
 /// `groups`, spreading groups and blocks over the threads of the current rayon pool.
-pub(crate) fn apply(groups: &mut [GroupAcc], input: &[&[f32]], table: &Table, scratch: &mut Scratch) {
+pub(crate) fn accumulate(groups: &mut [GroupAcc], columns: Columns<'_>, j0: usize, input: &[&[f32]]) {
+    let bounds = columns.blocks();
+    let blocks = bounds.len() - 1;
     let threads = rayon::current_num_threads();
-    let per_group = threads.div_ceil(groups.len().max(1)).clamp(1, table.blocks());
-    let tasks = groups.len() * per_group;
-    if scratch.0.len() < tasks {
-        scratch.0.resize_with(tasks, Vec::new);
-    }
+    let per_group = threads.div_ceil(groups.len().max(1)).clamp(1, blocks);
 
-    let mut work = Vec::with_capacity(tasks);
-    let mut buffers = scratch.0.iter_mut();
+    let mut work = Vec::with_capacity(groups.len() * per_group);
     for group in groups.iter_mut() {
         let group_input: Vec<&[f32]> = group.rows().map(|b| input[b]).collect();
-        let mut acc = match group {
-            GroupAcc::Wide { data, .. } => Rows::Wide(data.as_mut_slice()),
-            GroupAcc::Narrow { data, .. } => Rows::Narrow(data.as_mut_slice()),
+        let mut slots = match group {
+            GroupAcc::Wide { data, .. } => Slots::Wide(data.as_mut_slice()),
+            GroupAcc::Narrow { data, .. } => Slots::Narrow(data.as_mut_slice()),
         };
         let mut consumed = 0usize;
-        for (blocks, xt) in split(0..table.blocks(), per_group).into_iter().zip(&mut buffers) {
-            let end = 2 * table.rows[blocks.end] as usize;
-            let (head, tail) = acc.split(end - consumed);
+        for range in split(0..blocks, per_group) {
+            let end = 2 * bounds[range.end] as usize;
+            let (head, tail) = slots.split(end - consumed);
             work.push(Work {
                 input: group_input.clone(),
-                acc: head,
+                slots: head,
                 base: consumed as u32,
-                blocks,
-                xt,
+                blocks: range,
             });
-            acc = tail;
+            slots = tail;
             consumed = end;
         }
     }
-    work.into_par_iter().for_each(|w| run(w, table));
+    work.into_par_iter().for_each(|w| run(w, columns, j0));
 }
 
 /// Runs one task with the best instructions available.
-fn run(work: Work<'_>, table: &Table) {
+fn run(work: Work<'_>, columns: Columns<'_>, j0: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return simd.vectorize(ApplyOp { simd, work, table });
+        return simd.vectorize(TaskOp {
+            simd,
+            work,
+            columns,
+            j0,
+        });
     }
-    pulp::NullaryFnOnce::call(ApplyOp {
+    pulp::NullaryFnOnce::call(TaskOp {
         simd: Portable,
         work,
-        table,
+        columns,
+        j0,
     })
 }
 
@@ -349,54 +343,85 @@ pub(crate) fn vectorized<Op: pulp::NullaryFnOnce>(op: Op) -> Op::Output {
     op.call()
 }
 
-/// Hashing of one pair of sparse JL draws, for [`vectorized`].
-struct FillPair<'a> {
-    columns: &'a SparseJlColumns,
-    p: usize,
-    j0: usize,
-    n: usize,
-    out: &'a mut [u32],
+/// The sparse JL entries of coordinates `j0 .. j0 + n`, draw-major (`[i·n + jj]`), for the
+/// tensor path.
+pub(crate) fn sparse_entries(columns: &SparseJlColumns, j0: usize, n: usize) -> Vec<u32> {
+    let mut table = Table::default();
+    if n > 0 {
+        vectorized(FillOp {
+            table: &mut table,
+            columns: Columns::Sparse(columns),
+            j0,
+            n,
+            blocks: 0..columns.s,
+        });
+    }
+    table.fixed
 }
 
-impl pulp::NullaryFnOnce for FillPair<'_> {
+/// Hashing of a table, for [`vectorized`].
+struct FillOp<'a> {
+    table: &'a mut Table,
+    columns: Columns<'a>,
+    j0: usize,
+    n: usize,
+    blocks: Range<usize>,
+}
+
+impl pulp::NullaryFnOnce for FillOp<'_> {
     type Output = ();
 
     #[inline(always)]
     fn call(self) {
-        self.columns.fill_pair(self.p, self.j0, self.n, self.out);
+        self.table.fill(self.columns, self.j0, self.n, &self.blocks);
     }
 }
 
-/// The apply task, generic over the transposition instructions.
-struct ApplyOp<'a, T> {
+/// One task, generic over the transposition instructions.
+struct TaskOp<'a, T> {
     simd: T,
     work: Work<'a>,
-    table: &'a Table,
+    columns: Columns<'a>,
+    j0: usize,
 }
 
-impl<T: Transpose> pulp::NullaryFnOnce for ApplyOp<'_, T> {
+impl<T: Transpose> pulp::NullaryFnOnce for TaskOp<'_, T> {
     type Output = ();
 
     #[inline(always)]
     fn call(self) {
         let Work {
             input,
-            acc,
+            slots,
             base,
             blocks,
-            xt,
         } = self.work;
-        match acc {
-            Rows::Wide(acc) => {
-                transpose_all(self.simd, &input, self.table.n, xt);
-                apply_wide(xt, self.table, blocks, base, acc);
+        let n = input.first().map_or(0, |r| r.len());
+        let mut table = Table::default();
+        match slots {
+            Slots::Wide(slots) => {
+                let mut xt = Vec::new();
+                for t0 in (0..n).step_by(SUPER) {
+                    let len = SUPER.min(n - t0);
+                    table.fill(self.columns, self.j0 + t0, len, &blocks);
+                    let rows: Vec<&[f32]> = input.iter().map(|r| &r[t0..t0 + len]).collect();
+                    transpose_all(self.simd, &rows, len, &mut xt);
+                    apply_wide(&xt, &table, blocks.clone(), base, slots);
+                }
             }
-            Rows::Narrow(acc) => apply_narrow(input[0], self.table, blocks, base, acc),
+            Slots::Narrow(slots) => {
+                for t0 in (0..n).step_by(SUPER) {
+                    let len = SUPER.min(n - t0);
+                    table.fill(self.columns, self.j0 + t0, len, &blocks);
+                    let row = &input[0][t0..t0 + len];
+                    apply_narrow(row, &table, blocks.clone(), base, slots);
+                }
+            }
         }
     }
 }
 
-/// Transposes the group's rows over the whole super-tile into `xt`.
+/// Transposes the group's rows over a super-tile into `xt`.
 #[inline(always)]
 fn transpose_all<T: Transpose>(simd: T, input: &[&[f32]], n: usize, xt: &mut Vec<Lanes>) {
     if xt.len() < n {
@@ -410,21 +435,17 @@ fn transpose_all<T: Transpose>(simd: T, input: &[&[f32]], n: usize, xt: &mut Vec
 
 /// Adds the transposed super-tile block by block: one 16-lane addition per entry.
 #[inline(always)]
-fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, acc: &mut [Lanes]) {
-    let n = table.n;
+fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, slots: &mut [Lanes]) {
     for b in blocks {
-        match &table.entries {
-            Entries::Fixed(entries) => {
-                for (x, &e) in xt.iter().zip(&entries[b * n..(b + 1) * n]) {
-                    acc[(e - base) as usize].add(x);
+        match table.block(b) {
+            (None, entries) => {
+                for (x, &e) in xt.iter().zip(entries) {
+                    slots[(e - base) as usize].add(x);
                 }
             }
-            Entries::Ragged(parts) => {
-                for part in parts {
-                    let (coords, entries) = part.block(b);
-                    for (&c, &e) in coords.iter().zip(entries) {
-                        acc[(e - base) as usize].add(&xt[c as usize]);
-                    }
+            (Some(coords), entries) => {
+                for (&c, &e) in coords.iter().zip(entries) {
+                    slots[(e - base) as usize].add(&xt[c as usize]);
                 }
             }
         }
@@ -433,21 +454,17 @@ fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, acc:
 
 /// Adds one batch row: one scalar addition per entry.
 #[inline(always)]
-fn apply_narrow(row: &[f32], table: &Table, blocks: Range<usize>, base: u32, acc: &mut [f32]) {
-    let n = table.n;
+fn apply_narrow(row: &[f32], table: &Table, blocks: Range<usize>, base: u32, slots: &mut [f32]) {
     for b in blocks {
-        match &table.entries {
-            Entries::Fixed(entries) => {
-                for (&x, &e) in row.iter().zip(&entries[b * n..(b + 1) * n]) {
-                    acc[(e - base) as usize] += x;
+        match table.block(b) {
+            (None, entries) => {
+                for (&x, &e) in row.iter().zip(entries) {
+                    slots[(e - base) as usize] += x;
                 }
             }
-            Entries::Ragged(parts) => {
-                for part in parts {
-                    let (coords, entries) = part.block(b);
-                    for (&c, &e) in coords.iter().zip(entries) {
-                        acc[(e - base) as usize] += row[c as usize];
-                    }
+            (Some(coords), entries) => {
+                for (&c, &e) in coords.iter().zip(entries) {
+                    slots[(e - base) as usize] += row[c as usize];
                 }
             }
         }

@@ -11,7 +11,7 @@ use sprs::CsMat;
 
 use crate::accumulator::{Accumulator, Coverage, State};
 use crate::columns::{GaussianColumns, SparseJlColumns, VerySparseColumns};
-use crate::kernel::{self, GroupAcc, SUPER, Scratch, Table};
+use crate::kernel::{self, Columns, GroupAcc, SUPER};
 use crate::{Error, ProjectionConfig, ProjectionKind, Result};
 
 /// Coordinates per task of the Gaussian kernel and of the transposes.
@@ -236,9 +236,10 @@ impl Projection {
     ///
     /// Multi-threaded over the current rayon pool. Chunks fed in increasing coordinate order
     /// give the same sums, bit for bit, whatever their sizes and the number of threads.
-    /// Memory beyond `acc`: a table of `4·s` bytes per coordinate for 16 384 coordinates at a
-    /// time (512 KiB for `s = 8`), 16 KiB per task, and a copy of 16 384 coordinates of the
-    /// batch when the rows of `block` are not contiguous.
+    /// Memory beyond `acc`, per task (a group of 16 batch rows and a range of its blocks): a
+    /// table of `4·s` bytes per coordinate for 8192 coordinates at a time (256 KiB for
+    /// `s = 8`) and 512 KiB of transposed input; plus a copy of 8192 coordinates of the batch
+    /// at a time when the rows of `block` are not contiguous.
     ///
     /// # Shapes
     /// - `block`: `[batch, d_chunk]`
@@ -283,26 +284,13 @@ impl Projection {
 
     /// Adds contiguous rows covering coordinates `offset .. offset + rows[0].len()`.
     fn add_rows(&self, offset: usize, rows: &[&[f32]], state: &mut State) -> Result<()> {
-        let n = rows.first().map_or(0, |r| r.len());
         match (&self.matrix, state) {
             (Matrix::Gaussian(cols), State::Dense(sums)) => add_dense(cols, offset, rows, sums),
             (Matrix::SparseJl(cols), State::Sparse(groups)) => {
-                let mut scratch = Scratch::default();
-                for start in (0..n).step_by(SUPER) {
-                    let len = SUPER.min(n - start);
-                    let tile: Vec<&[f32]> = rows.iter().map(|r| &r[start..start + len]).collect();
-                    let table = Table::sparse(cols, offset + start, len);
-                    kernel::apply(groups, &tile, &table, &mut scratch);
-                }
+                kernel::accumulate(groups, Columns::Sparse(cols), offset, rows);
             }
             (Matrix::VerySparse(cols), State::Sparse(groups)) => {
-                let mut scratch = Scratch::default();
-                for start in (0..n).step_by(SUPER) {
-                    let len = SUPER.min(n - start);
-                    let tile: Vec<&[f32]> = rows.iter().map(|r| &r[start..start + len]).collect();
-                    let table = Table::very_sparse(cols, offset + start, len);
-                    kernel::apply(groups, &tile, &table, &mut scratch);
-                }
+                kernel::accumulate(groups, Columns::VerySparse(cols), offset, rows);
             }
             _ => {
                 return Err(Error::Foreign {

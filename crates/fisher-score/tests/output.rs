@@ -232,7 +232,7 @@ proptest! {
         for i in 0..count {
             let r = Shard::new(i, count).unwrap().range(total, batch).unwrap();
             prop_assert_eq!(r.start, next);
-            prop_assert!(r.start % batch == 0 || r.start == total);
+            prop_assert!(r.start.is_multiple_of(batch) || r.start == total);
             next = r.end;
         }
         prop_assert_eq!(next, total);

@@ -16,6 +16,18 @@
 //! maximises the bound above with one noise draw per image (reported in bits per dimension);
 //! decoding draws `ε ~ N(0, T²·I)` at a temperature `T` from the seed and inverts:
 //! `x = ⌊256·g⁻¹(f⁻¹(ε; z))⌋`.
+//!
+//! The invertible 1×1 convolutions are kept in LU form, so their log-determinant is a sum of
+//! logs with no determinant in the training graph (see `InvConv` in the source); actnorm is
+//! initialised from the first training batch; coupling scales are `sigmoid(r + 2) ∈ (0, 1)`.
+//!
+//! # Numerics
+//! The log-determinant is computed in f32 and agrees with the same network evaluated in f64
+//! to about 1e-5 relative. In f64 it equals the log-determinant of the brute-force Jacobian to
+//! 1e-9 (`src/flow/tests.rs`); an f32 Jacobian is not a usable oracle, its rounding moves
+//! `log |det|` by up to 1e-3 on these moderately ill-conditioned maps. `decode_latents`
+//! inverts `encode` to about 3e-7 on the `[0, 1]` scale on the test networks (asserted to
+//! 1e-4), far below the 1/256 quantisation step.
 
 mod layers;
 

@@ -478,7 +478,7 @@ fn fail(offset: usize, reason: impl Into<String>) -> PickleError {
 }
 
 fn pairs(items: Vec<Value>, at: usize) -> Result<Vec<(Value, Value)>, PickleError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(fail(
             at,
             format!("odd number of dict items: {}", items.len()),
