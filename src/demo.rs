@@ -745,7 +745,7 @@ fn render_report(dir: &RunDir, config: &DemoConfig) -> Result<String> {
     r.push_str(&format!(
         "\n## Models\n\nPixelCNN: {} parameters, {} steps, test {:.3} bits/dim.\n\n\
          Attribute classifier (for edit success), test accuracy per attribute: {}.\n\n\
-         Decoder test MSE (sub-pixel values 0–255):",
+         Decoder test MSE (sub-pixels on the [0, 1] scale):",
         pixelcnn["parameters"],
         pixelcnn["steps"],
         pixelcnn["test_bits_per_dim"].as_f64().unwrap_or(f64::NAN),
@@ -753,7 +753,7 @@ fn render_report(dir: &RunDir, config: &DemoConfig) -> Result<String> {
     ));
     for m in Method::ALL {
         let d = read_json(&dir.path(&format!("decoders/{}.json", m.name())))?;
-        r.push_str(&format!(" {} {:.1};", m.name(), d["test_mse"].as_f64().unwrap_or(f64::NAN)));
+        r.push_str(&format!(" {} {:.4};", m.name(), d["test_mse"].as_f64().unwrap_or(f64::NAN)));
     }
     r.push_str("\n\n![training faces](samples.png)\n\n## Interpolation\n\n");
     r.push_str("Each row: the first face, decoded (1 − α)·z_a + α·z_b for α from 0 to 1, the ");

@@ -89,7 +89,7 @@ impl SparseJlColumns {
 #[inline(always)]
 fn entry_from_half(v: u64, start: u32, size: u64) -> u32 {
     let row = start + below31(v >> 1, size) as u32;
-    (row << 1) | ((v >> 1) & 1) as u32
+    (row << 1) | (v & 1) as u32
 }
 
 /// Nonzeros of a very sparse column: a binomial count of uniformly placed rows.
@@ -129,7 +129,7 @@ impl VerySparseColumns {
         for t in 0..count {
             let h = at(base, t as u64);
             let m = (self.k - count + t) as u64;
-            let mut row = below63(h >> 1, m + 1);
+            let mut row = below63(h >> 1, m + 1).min(m.saturating_sub(1));
             let taken = if small {
                 out[first..].iter().any(|&e| u64::from(e >> 1) == row)
             } else {
