@@ -34,9 +34,8 @@ use fisher_fid::{
 use fisher_jl::{ProjectionConfig, ProjectionKind};
 use fisher_pixelcnn::{Head, PixelCnn, PixelCnnConfig, TrainConfig, Trainer};
 use fisher_score::{
-    ActivationEmbedder, Embeddings, EmbeddingsMetadata, FisherEmbedder, Normalised,
-    PixelEmbedder, PostNormalisation, ScoreProjection, Shard, Standardiser, embed_range,
-    layer_inputs,
+    ActivationEmbedder, Embeddings, EmbeddingsMetadata, FisherEmbedder, Normalised, PixelEmbedder,
+    PostNormalisation, ScoreProjection, Shard, Standardiser, embed_range, layer_inputs,
 };
 use ndarray::ArrayView2;
 
@@ -129,7 +128,10 @@ impl DemoConfig {
     /// Checks the settings before any work.
     pub fn validate(&self) -> Result<()> {
         if self.alphas < 2 {
-            bail!("--alphas must be at least 2 (α = 0 and α = 1), got {}", self.alphas);
+            bail!(
+                "--alphas must be at least 2 (α = 0 and α = 1), got {}",
+                self.alphas
+            );
         }
         if 2 * self.pairs > self.test_images {
             bail!(
@@ -232,9 +234,12 @@ pub fn run(config: &DemoConfig, device: &Device, events: &mut dyn FnMut(Event)) 
     ctx.stage(&mut dir, "classifiers", 0, |c, d| c.train_classifiers(d))?;
     for method in Method::ALL {
         let steps = (config.decoder_epochs * config.train_images.div_ceil(64)) as u64;
-        ctx.stage(&mut dir, &format!("decoder-{}", method.name()), steps, |c, d| {
-            c.train_decoder(d, method)
-        })?;
+        ctx.stage(
+            &mut dir,
+            &format!("decoder-{}", method.name()),
+            steps,
+            |c, d| c.train_decoder(d, method),
+        )?;
     }
     let n = (Method::ALL.len() * config.alphas) as u64;
     ctx.stage(&mut dir, "interpolate", n, |c, d| c.interpolate(d))?;
@@ -308,7 +313,10 @@ impl Ctx<'_> {
         trainer.fit(&images, None, steps, &mut |p| {
             last.push((p.step, p.bits_per_dim));
             let message = format!("{:.3} bits/dim", p.bits_per_dim);
-            events(Event::Progress { done: p.step, message });
+            events(Event::Progress {
+                done: p.step,
+                message,
+            });
         })?;
         let model = trainer.valid_model();
         let eval = fisher_pixelcnn::evaluate(&model, self.test.images(), None, 64, self.device)?;
@@ -335,14 +343,22 @@ impl Ctx<'_> {
     }
 
     /// The embedder of `method`, standardised with training-set statistics.
-    fn embedder(&self, dir: &RunDir, method: Method) -> Result<(Box<dyn Embedder>, EmbeddingsMetadata)> {
+    fn embedder(
+        &self,
+        dir: &RunDir,
+        method: Method,
+    ) -> Result<(Box<dyn Embedder>, EmbeddingsMetadata)> {
         let model = self.load_pixelcnn(dir)?;
         let shape = self.train.images().shape();
         let (inner, d, label): (Box<dyn Embedder>, usize, String) = match method {
             Method::Fisher => {
                 let d = fisher_score::ScoreModel::num_free_parameters(&model);
                 let p = self.projection(d)?;
-                (Box::new(FisherEmbedder::new(model.clone(), p)?), d, "fisher".into())
+                (
+                    Box::new(FisherEmbedder::new(model.clone(), p)?),
+                    d,
+                    "fisher".into(),
+                )
             }
             Method::Activations => {
                 let layers = layer_inputs(&model, &self.autodiff())?;
@@ -364,7 +380,12 @@ impl Ctx<'_> {
         };
         let batches = (0..self.train.images().len().min(512))
             .step_by(32)
-            .map(|s| self.train.images().slice(s, s + 32).to_tensor(&self.autodiff()));
+            .map(|s| {
+                self.train
+                    .images()
+                    .slice(s, s + 32)
+                    .to_tensor(&self.autodiff())
+            });
         let standardiser = Standardiser::fit(inner.as_ref(), batches)?;
         let embedder = Normalised::new(inner, PostNormalisation::Standardise(standardiser))?;
         let meta = EmbeddingsMetadata {
@@ -405,7 +426,10 @@ impl Ctx<'_> {
             let (indices, values) =
                 embed_range(embedder.as_ref(), &images, 0..n, 32, &device, |done| {
                     let message = format!("{split} {done}/{n}");
-                    events(Event::Progress { done: offset + done as u64, message });
+                    events(Event::Progress {
+                        done: offset + done as u64,
+                        message,
+                    });
                 })?;
             let mut meta = meta.clone();
             meta.total = n;
@@ -433,7 +457,13 @@ impl Ctx<'_> {
         let names = self.train.attributes().names().to_vec();
         let mut targets = Vec::with_capacity(images.len() * names.len());
         for i in 0..images.len() {
-            targets.extend(self.train.attributes().row(i).iter().map(|&b| f32::from(u8::from(b))));
+            targets.extend(
+                self.train
+                    .attributes()
+                    .row(i)
+                    .iter()
+                    .map(|&b| f32::from(u8::from(b))),
+            );
         }
         let targets = burn::tensor::Tensor::<2>::from_data(
             burn::tensor::TensorData::new(targets, [images.len(), names.len()]),
@@ -461,7 +491,10 @@ impl Ctx<'_> {
             "attribute_probe_test_accuracy": names.iter().zip(&accuracy)
                 .map(|(n, a)| (n.clone(), *a)).collect::<BTreeMap<_, _>>(),
         });
-        write_atomic(&dir.path("classifiers.json"), summary.to_string().as_bytes())?;
+        write_atomic(
+            &dir.path("classifiers.json"),
+            summary.to_string().as_bytes(),
+        )?;
         Ok(vec!["fid-features.mpk".into(), "classifiers.json".into()])
     }
 
@@ -492,12 +525,16 @@ impl Ctx<'_> {
         let events = &mut self.events;
         let report = fisher_decoder::fit(&mut decoder, &pairs, &options, self.device, |p| {
             let message = format!("loss {:.4}", p.loss);
-            events(Event::Progress { done: p.step as u64, message });
+            events(Event::Progress {
+                done: p.step as u64,
+                message,
+            });
         })?;
 
         let test = self.read_embeddings(dir, method, "test")?;
         let test_pairs = Pairs::new(&spec, &test.values, self.test.images())?;
-        let metrics = fisher_decoder::evaluate(&decoder, &test_pairs, 64, self.config.seed, self.device)?;
+        let metrics =
+            fisher_decoder::evaluate(&decoder, &test_pairs, 64, self.config.seed, self.device)?;
         let name = format!("decoders/{}.mpk", method.name());
         std::fs::create_dir_all(dir.path("decoders"))?;
         decoder.save(&dir.path(&name))?;
@@ -522,14 +559,21 @@ impl Ctx<'_> {
         )?)
     }
 
-    fn features(&self, classifier: &DomainClassifier, images: &ImageBatch) -> Result<GaussianStats> {
+    fn features(
+        &self,
+        classifier: &DomainClassifier,
+        images: &ImageBatch,
+    ) -> Result<GaussianStats> {
         let mut rows = Vec::new();
         for s in (0..images.len()).step_by(128) {
             let batch = images.slice(s, s + 128).to_tensor(self.device);
             let f = classifier.features(batch)?;
-            rows.extend(f.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| {
-                anyhow::anyhow!("reading features: {e:?}")
-            })?);
+            rows.extend(
+                f.into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| anyhow::anyhow!("reading features: {e:?}"))?,
+            );
         }
         let dim = classifier.feature_dim();
         let view = ArrayView2::from_shape((images.len(), dim), &rows)?;
@@ -563,11 +607,15 @@ impl Ctx<'_> {
                     z.extend(a.iter().zip(b).map(|(x, y)| (1.0 - alpha) * x + alpha * y));
                 }
                 let images = self.decode(&decoder, &spec, &z)?;
-                let fid = fisher_fid::frechet_distance(&self.features(&classifier, &images)?, &real)?;
+                let fid =
+                    fisher_fid::frechet_distance(&self.features(&classifier, &images)?, &real)?;
                 curves.push((method, alpha, fid.value));
                 decoded_by_alpha.push(images);
                 done += 1;
-                self.progress(done, format!("{} α={alpha:.2} FID {:.2}", method.name(), fid.value));
+                self.progress(
+                    done,
+                    format!("{} α={alpha:.2} FID {:.2}", method.name(), fid.value),
+                );
             }
             for p in 0..shown {
                 strips.push(self.test.images().image(2 * p))?;
@@ -577,7 +625,9 @@ impl Ctx<'_> {
                 strips.push(self.test.images().image(2 * p + 1))?;
             }
             let name = format!("interpolation/{}.png", method.name());
-            let layout = GridLayout::new(shown, alphas.len() + 2).with_gap(2).with_scale(2);
+            let layout = GridLayout::new(shown, alphas.len() + 2)
+                .with_gap(2)
+                .with_scale(2);
             fisher_data::write_grid(dir.path(&name), &strips, &layout)?;
             outputs.push(name);
         }
@@ -640,7 +690,12 @@ impl Ctx<'_> {
                     let mut z = Vec::new();
                     let mut plain = Vec::new();
                     for &i in &chosen {
-                        z.extend(test.row(i).iter().zip(&direction).map(|(a, d)| a + sign * d));
+                        z.extend(
+                            test.row(i)
+                                .iter()
+                                .zip(&direction)
+                                .map(|(a, d)| a + sign * d),
+                        );
                         plain.extend_from_slice(test.row(i));
                     }
                     let edited = self.decode(&decoder, &spec, &z)?;
@@ -723,7 +778,8 @@ fn attribute_direction(train: &Embeddings, data: &Attributed, attribute: &str) -
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -753,13 +809,21 @@ fn render_report(dir: &RunDir, config: &DemoConfig) -> Result<String> {
     ));
     for m in Method::ALL {
         let d = read_json(&dir.path(&format!("decoders/{}.json", m.name())))?;
-        r.push_str(&format!(" {} {:.4};", m.name(), d["test_mse"].as_f64().unwrap_or(f64::NAN)));
+        r.push_str(&format!(
+            " {} {:.4};",
+            m.name(),
+            d["test_mse"].as_f64().unwrap_or(f64::NAN)
+        ));
     }
     r.push_str("\n\n![training faces](samples.png)\n\n## Interpolation\n\n");
     r.push_str("Each row: the first face, decoded (1 − α)·z_a + α·z_b for α from 0 to 1, the ");
     r.push_str("second face.\n\n");
     for m in Method::ALL {
-        r.push_str(&format!("**{}**\n\n![](interpolation/{}.png)\n\n", m.name(), m.name()));
+        r.push_str(&format!(
+            "**{}**\n\n![](interpolation/{}.png)\n\n",
+            m.name(),
+            m.name()
+        ));
     }
     r.push_str("![FID against α](fid_vs_alpha.svg)\n\n");
     r.push_str(&csv_to_markdown(&pivot_fid(&fid)));
@@ -801,7 +865,10 @@ fn pivot_fid(csv: &str) -> String {
     for (a, by_method) in rows {
         out.push_str(&a);
         for m in Method::ALL {
-            out.push_str(&format!(",{}", by_method.get(m.name()).map_or("", String::as_str)));
+            out.push_str(&format!(
+                ",{}",
+                by_method.get(m.name()).map_or("", String::as_str)
+            ));
         }
         out.push('\n');
     }
@@ -828,7 +895,10 @@ mod tests {
     fn fid_table_pivots_to_one_row_per_alpha() {
         let csv = "method,alpha,fid\nfisher,0,1.5\npixels,0,2\nfisher,1,3\n";
         let table = pivot_fid(csv);
-        assert_eq!(table, "alpha,fisher,activations,pixels\n0.000,1.50,,2.00\n1.000,3.00,,\n");
+        assert_eq!(
+            table,
+            "alpha,fisher,activations,pixels\n0.000,1.50,,2.00\n1.000,3.00,,\n"
+        );
         let md = csv_to_markdown("a,b\n1,2\n");
         assert_eq!(md, "| a | b |\n| --- | --- |\n| 1 | 2 |\n");
     }

@@ -14,7 +14,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLOURS: [&str; 6] = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66429b", "#444444"];
+const COLOURS: [&str; 6] = [
+    "#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66429b", "#444444",
+];
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 400.0;
 const MARGIN: [f64; 4] = [40.0, 150.0, 55.0, 70.0]; // top, right, bottom, left
@@ -109,7 +111,10 @@ pub fn line_plot(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
             path.join(" ")
         );
         for (x, y) in &pts {
-            let _ = writeln!(svg, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{colour}\"/>");
+            let _ = writeln!(
+                svg,
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{colour}\"/>"
+            );
         }
         let ly = top + 10.0 + 20.0 * i as f64;
         let _ = writeln!(
@@ -138,7 +143,9 @@ fn tick(v: f64) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -159,7 +166,11 @@ mod tests {
         ];
         let svg = line_plot("FID vs α", "α", "FID", &series);
         assert_eq!(svg.matches("<polyline").count(), 2);
-        assert_eq!(svg.matches("<circle").count(), 5, "the NaN point is skipped");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            5,
+            "the NaN point is skipped"
+        );
         assert!(svg.contains("a&lt;b") && !svg.contains("a<b"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     }

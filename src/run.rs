@@ -59,7 +59,10 @@ impl RunDir {
                     "{} was made with {key} = {:?}, this run has {key} = {value:?}; \
                      choose another --out folder or delete it",
                     root.display(),
-                    old.settings.get(key).map(String::as_str).unwrap_or("(unset)")
+                    old.settings
+                        .get(key)
+                        .map(String::as_str)
+                        .unwrap_or("(unset)")
                 );
             }
             old
@@ -102,7 +105,11 @@ impl RunDir {
 
     /// Runs `work` unless `stage` is already done. `work` returns the files it wrote,
     /// relative to the run folder; the stage is recorded only when it succeeds.
-    pub fn stage(&mut self, stage: &str, work: impl FnOnce(&Self) -> Result<Vec<String>>) -> Result<bool> {
+    pub fn stage(
+        &mut self,
+        stage: &str,
+        work: impl FnOnce(&Self) -> Result<Vec<String>>,
+    ) -> Result<bool> {
         if self.is_done(stage) {
             tracing::info!(stage, "already complete, skipped");
             return Ok(false);
@@ -169,10 +176,16 @@ mod tests {
         assert!(!again.stage("a", |_| unreachable!()).unwrap());
 
         std::fs::remove_file(root.join("a.txt")).unwrap();
-        assert!(!again.is_done("a"), "a stage whose output vanished must rerun");
+        assert!(
+            !again.is_done("a"),
+            "a stage whose output vanished must rerun"
+        );
 
         let err = RunDir::open(&root, settings("2")).unwrap_err().to_string();
-        assert!(err.contains("seed = \"1\"") && err.contains("\"2\""), "{err}");
+        assert!(
+            err.contains("seed = \"1\"") && err.contains("\"2\""),
+            "{err}"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -43,7 +43,8 @@ pub struct Args {
     /// Nonzeros per coordinate of the sparse JL projection.
     #[arg(long, default_value_t = fisher_jl::DEFAULT_NONZEROS)]
     pub s: usize,
-    /// Timed repetitions of each batched measurement (after one warm-up).
+    /// Timed repetitions of each batched measurement (after one warm-up); the median is
+    /// reported.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
     /// Images of the single-example loop.
@@ -91,18 +92,21 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         .init()?;
     let projection = ScoreProjection::Host(projection);
 
-    let (plain, plain_rss) = measure(args.reps, || {
+    let mut plain = || {
         let ll = model.log_likelihood_cond(batch.clone(), None)?;
         drop(ll.sum().backward());
         Ok(())
-    })?;
-    let (scores, scores_rss) = measure(args.reps, || {
+    };
+    let mut scores = || {
         let z = project_scores(&frozen, batch.clone(), None, &projection, None)?;
         drop(z.into_data());
         Ok(())
-    })?;
+    };
+    let [plain, scores] = interleaved(args.reps, [&mut plain, &mut scores])?;
+    let (plain, plain_rss) = plain;
+    let (scores, scores_rss) = scores;
     let single = images.slice(0, args.loop_images).to_tensor(&device);
-    let (looped, _) = measure(1, || {
+    let (looped, _) = time_once(|| {
         drop(reference_scores(&model, single.clone(), None)?);
         Ok(())
     })?;
@@ -140,19 +144,45 @@ fn test_images(n: usize, model: &PixelCnn, seed: u64) -> Result<ImageBatch> {
     Ok(ImageBatch::new(data, n, shape)?)
 }
 
-/// Mean seconds of `reps` runs after one warm-up, and the peak resident memory (bytes) during
-/// them where the system reports it.
-fn measure(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, Option<u64>)> {
-    reset_peak_rss();
-    f()?;
-    let start = Instant::now();
-    for _ in 0..reps.max(1) {
+/// A measurement: seconds per call and peak resident memory (bytes) where reported.
+type Timing = (f64, Option<u64>);
+
+/// The median seconds of `reps` calls of each function after one warm-up each, the calls
+/// alternating so that a change of machine load hits all alike, and the peak resident memory
+/// of each function's calls.
+fn interleaved<const N: usize>(
+    reps: usize,
+    mut fs: [&mut dyn FnMut() -> Result<()>; N],
+) -> Result<[Timing; N]> {
+    let mut seconds = vec![Vec::new(); N];
+    let mut peaks = [None; N];
+    for (f, peak) in fs.iter_mut().zip(&mut peaks) {
+        reset_peak_rss();
         f()?;
+        *peak = peak_rss();
     }
-    Ok((
-        start.elapsed().as_secs_f64() / reps.max(1) as f64,
-        peak_rss(),
-    ))
+    for _ in 0..reps.max(1) {
+        for (i, f) in fs.iter_mut().enumerate() {
+            reset_peak_rss();
+            let start = Instant::now();
+            f()?;
+            seconds[i].push(start.elapsed().as_secs_f64());
+            peaks[i] = peaks[i].max(peak_rss());
+        }
+    }
+    Ok(std::array::from_fn(|i| {
+        let s = &mut seconds[i];
+        s.sort_by(f64::total_cmp);
+        (s[s.len() / 2], peaks[i])
+    }))
+}
+
+/// Seconds of one call, and the peak resident memory during it.
+fn time_once(f: impl FnOnce() -> Result<()>) -> Result<Timing> {
+    reset_peak_rss();
+    let start = Instant::now();
+    f()?;
+    Ok((start.elapsed().as_secs_f64(), peak_rss()))
 }
 
 /// Resets the kernel's peak-RSS mark of this process (Linux; does nothing elsewhere).

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use fisher_core::{FeatureExtractor, ImageBatch, ImageShape};
+use fisher_data::{Crop, FolderConfig, ImageFiles};
 use fisher_fid::{
     DomainClassifier, GaussianStats, InceptionConfig, InceptionV3, KidConfig, SampleCheck,
     frechet_distance, kernel_inception_distance,
@@ -57,7 +58,9 @@ pub struct DistanceArgs {
 #[derive(Clone, Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("extractor").required(true).args(["inception", "classifier"])))]
 pub struct Args {
-    /// First set: a folder of PNG/JPEG images of one size, or statistics as `.npz`.
+    /// First set: a folder of PNG/JPEG images, or statistics as `.npz`. For Inception the
+    /// images keep their size (all of one size) and are resized to 299×299 by the network;
+    /// for a classifier they are resized to its input size.
     pub a: PathBuf,
     /// Second set, in either form.
     pub b: PathBuf,
@@ -74,6 +77,15 @@ pub struct Args {
     /// Metric options.
     #[command(flatten)]
     pub metric: MetricArgs,
+}
+
+/// How a folder's images are read.
+#[derive(Clone, Copy)]
+enum Reader {
+    /// At their own size, RGB.
+    Native,
+    /// Resized (whole, no crop) to this shape.
+    Resized(ImageShape),
 }
 
 /// One side of a comparison: features (FID and KID) or statistics only (FID).
@@ -110,17 +122,17 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         bail!("--batch-size must be at least 1");
     }
     let device = common.device.device()?;
-    let (extractor, channels): (Box<dyn FeatureExtractor>, usize) =
+    let (extractor, reader): (Box<dyn FeatureExtractor>, Reader) =
         match (&args.inception, &args.classifier) {
             (Some(path), _) => {
                 let net = InceptionV3::load(path, &InceptionConfig::new(), &device)
                     .with_context(|| format!("loading Inception weights {}", path.display()))?;
-                (Box::new(net), 3)
+                (Box::new(net), Reader::Native)
             }
             (None, Some(path)) => {
                 let net = DomainClassifier::load(path, &device)?;
-                let channels = net.image_shape().channels;
-                (Box::new(net), channels)
+                let shape = net.image_shape();
+                (Box::new(net), Reader::Resized(shape))
             }
             (None, None) => bail!("give --inception or --classifier"),
         };
@@ -129,7 +141,7 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         if is_npz(path) {
             return Ok(Side::Stats(GaussianStats::load_npz(path)?));
         }
-        let images = read_image_folder(path, channels)?;
+        let images = read_images(path, reader)?;
         let bar = progress(images.len() as u64, path);
         let features = fisher_fid::extract_features(
             extractor.as_ref(),
@@ -207,32 +219,33 @@ fn statistics(side: &Side, check: SampleCheck) -> Result<GaussianStats> {
     })
 }
 
-/// Reads the PNG and JPEG files of `dir` (not recursing), sorted by name, as one batch of
-/// `channels`-channel images; all must share one size.
-fn read_image_folder(dir: &Path, channels: usize) -> Result<ImageBatch> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
-            matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg"))
-        })
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        bail!("{}: no .png/.jpg/.jpeg images", dir.display());
+/// The images of `dir` for `reader`: native size for Inception, which resizes them itself
+/// (all must share one size); the classifier's size, whole images resized by fisher-data,
+/// for a classifier.
+fn read_images(dir: &Path, reader: Reader) -> Result<ImageBatch> {
+    match reader {
+        Reader::Native => read_native(dir),
+        Reader::Resized(shape) => {
+            let config = FolderConfig {
+                channels: shape.channels,
+                height: shape.height,
+                width: shape.width,
+                crop: Crop::Whole,
+                attributes: None,
+            };
+            Ok(ImageFiles::folder(dir, &config)?.load()?.into_parts().0)
+        }
     }
+}
 
+/// The PNG and JPEG files of `dir` (not recursing), sorted by name, as RGB at their own
+/// size; all must share one size.
+fn read_native(dir: &Path) -> Result<ImageBatch> {
     let mut batch: Option<ImageBatch> = None;
-    for path in &paths {
-        let img = image::open(path).with_context(|| format!("decoding {}", path.display()))?;
+    for path in fisher_data::folder::list_images(dir)? {
+        let img = image::open(&path).with_context(|| format!("decoding {}", path.display()))?;
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let hwc = if channels == 1 {
-            img.to_luma8().into_raw()
-        } else {
-            img.to_rgb8().into_raw()
-        };
-        let shape = ImageShape::new(channels, h, w)?;
+        let shape = ImageShape::new(3, h, w)?;
         let batch = batch.get_or_insert_with(|| ImageBatch::empty(shape));
         if batch.shape() != shape {
             bail!(
@@ -241,9 +254,9 @@ fn read_image_folder(dir: &Path, channels: usize) -> Result<ImageBatch> {
                 batch.shape()
             );
         }
-        batch.push(&to_channel_first(&hwc, channels, h * w))?;
+        batch.push(&to_channel_first(&img.to_rgb8().into_raw(), 3, h * w))?;
     }
-    batch.context("no images")
+    batch.with_context(|| format!("{}: no images", dir.display()))
 }
 
 fn to_channel_first(hwc: &[u8], channels: usize, pixels: usize) -> Vec<u8> {

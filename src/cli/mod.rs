@@ -3,9 +3,10 @@
 //! Each subcommand lives in a module of its own with a clap `Args` struct and a `run`
 //! function; this module only parses and dispatches.
 
+pub mod bench_projection;
 pub mod bench_scores;
-pub mod demo;
 pub mod decoder;
+pub mod demo;
 pub mod embed;
 pub mod fid;
 pub mod train;
@@ -96,6 +97,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Per-example Fisher scores: batched, looped, and a plain forward+backward pass.
     Scores(bench_scores::Args),
+    /// Random projection throughput in GB/s of input, host kernel or tensor path.
+    Projection(bench_projection::Args),
 }
 
 /// Parses the arguments and runs the chosen subcommand.
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo::run(args, &cli.common),
         Command::Bench(b) => match b {
             BenchCommand::Scores(args) => bench_scores::run(args, &cli.common),
+            BenchCommand::Projection(args) => bench_projection::run(args, &cli.common),
         },
         Command::Embed(args) => embed::run(args, &cli.common),
         Command::EmbedMerge(args) => embed::run_merge(args),

@@ -3,8 +3,8 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use fisher_core::{
-    Decoder, DensityModel, Embedder, Error, FeatureExtractor, ImageBatch, ImageShape,
-    PixelScaling, Projector, Result, Tolerance,
+    Decoder, DensityModel, Embedder, Error, FeatureExtractor, ImageBatch, ImageShape, PixelScaling,
+    Projector, Result, Tolerance,
 };
 
 /// Every sub-pixel uniform on 0..=255: log p(x) = −c·h·w·ln 256.
@@ -69,7 +69,10 @@ impl Projector for Dense {
                 &acc.dims(),
             ));
         }
-        let columns = self.matrix.clone().slice([0..self.output_dim(), offset..offset + n]);
+        let columns = self
+            .matrix
+            .clone()
+            .slice([0..self.output_dim(), offset..offset + n]);
         Ok(acc + block.matmul(columns.transpose()))
     }
 }
@@ -201,19 +204,33 @@ fn user_implementations_compose_end_to_end() {
 fn errors_name_the_values() {
     let device = Device::flex();
     let model = UniformPixels(ImageShape::new(3, 2, 3).unwrap());
-    let err = model.log_likelihood(batch().to_tensor(&device)).unwrap_err();
+    let err = model
+        .log_likelihood(batch().to_tensor(&device))
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("[4, 3, 2, 3]") && msg.contains("[4, 1, 2, 3]"), "{msg}");
+    assert!(
+        msg.contains("[4, 3, 2, 3]") && msg.contains("[4, 1, 2, 3]"),
+        "{msg}"
+    );
 
     let projector = Dense {
         matrix: Tensor::zeros([2, 6], &device),
     };
     let err = projector
-        .accumulate(5, Tensor::zeros([1, 2], &device), Tensor::zeros([1, 2], &device))
+        .accumulate(
+            5,
+            Tensor::zeros([1, 2], &device),
+            Tensor::zeros([1, 2], &device),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("7"), "{err}");
 
-    assert!(ImageShape::new(2, 4, 4).unwrap_err().to_string().contains("channels = 2"));
+    assert!(
+        ImageShape::new(2, 4, 4)
+            .unwrap_err()
+            .to_string()
+            .contains("channels = 2")
+    );
     let short = ImageBatch::new(vec![0; 5], 1, ImageShape::new(1, 2, 3).unwrap());
     assert!(short.unwrap_err().to_string().contains("[6]"));
 }
@@ -225,8 +242,8 @@ fn pixel_scalings_round_trip() {
         PixelScaling::UnitInterval,
         PixelScaling::Raw,
     ] {
-        let all = ImageBatch::new((0..=255).collect(), 1, ImageShape::new(1, 16, 16).unwrap())
-            .unwrap();
+        let all =
+            ImageBatch::new((0..=255).collect(), 1, ImageShape::new(1, 16, 16).unwrap()).unwrap();
         let x: Vec<f32> = all
             .to_float(&Device::flex(), scaling)
             .into_data()

@@ -19,15 +19,12 @@ pub fn read_features(path: &Path) -> Result<Array2<f64>> {
     let _span = tracing::info_span!("read features", path = %path.display()).entered();
     let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
 
-    let array = match ndarray_npy::ReadNpyExt::read_npy(open()?) {
-        Ok(a) => a,
-        Err(first) => {
-            let narrow: Array2<f32> = ndarray_npy::ReadNpyExt::read_npy(open()?)
-                .map_err(|_| Error::format(path, format!("not a 2-D f64/f32 .npy: {first}")))?;
-            narrow.mapv(f64::from)
-        }
+    let narrow: Result<Array2<f32>, _> = ndarray_npy::ReadNpyExt::read_npy(open()?);
+    let array: Array2<f64> = match narrow {
+        Ok(a) => a.mapv(f64::from),
+        Err(first) => ndarray_npy::ReadNpyExt::read_npy(open()?)
+            .map_err(|_| Error::format(path, format!("not a 2-D f32/f64 .npy: {first}")))?,
     };
-    let array: Array2<f64> = array;
 
     if let Some((index, &value)) = array.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(fisher_core::Error::NonFinite {

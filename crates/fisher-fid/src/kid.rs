@@ -69,7 +69,9 @@ pub struct KidEstimate {
 ///
 /// ```
 /// use fisher_fid::{KidConfig, kernel_inception_distance};
-/// let a = ndarray::Array2::from_shape_fn((200, 4), |(i, j)| ((i * 7 + j * 3) % 10) as f32 / 10.0);
+/// let a = ndarray::Array2::from_shape_fn((200, 4), |(i, j)| {
+///     ((i * 7 + j * 3) % 10) as f32 / 10.0
+/// });
 /// let b = a.mapv(|v| v + 0.5);
 /// let config = KidConfig { subsets: 5, subset_size: 100, seed: 1 };
 /// let same = kernel_inception_distance(a.view(), a.view(), &config).unwrap();

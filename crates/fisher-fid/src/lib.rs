@@ -14,7 +14,7 @@
 //!
 //! | piece | what |
 //! | --- | --- |
-//! | [`StatsAccumulator`], [`GaussianStats`] | streaming `μ`, `Σ` in f64; pytorch-fid `.npz` files |
+//! | [`StatsAccumulator`], [`GaussianStats`] | streaming `μ`, `Σ` in f64; pytorch-fid `.npz` |
 //! | [`frechet_distance`] | the distance between two [`GaussianStats`] |
 //! | [`kernel_inception_distance`] | unbiased cubic-kernel MMD² over random subsets |
 //! | [`InceptionV3`] | the FID Inception-v3 in Burn, weights read from the TorchScript file |

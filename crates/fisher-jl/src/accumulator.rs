@@ -254,9 +254,15 @@ mod tests {
                 other => panic!("{offset}+{len}: {other:?}"),
             }
         }
-        assert!(matches!(c.insert(9, 2), Err(Error::PastEnd { end: 11, d: 10, .. })));
+        assert!(matches!(
+            c.insert(9, 2),
+            Err(Error::PastEnd { end: 11, d: 10, .. })
+        ));
         assert!(matches!(c.insert(11, 0), Err(Error::PastEnd { .. })));
-        assert!(matches!(c.insert(usize::MAX, 2), Err(Error::PastEnd { .. })));
+        assert!(matches!(
+            c.insert(usize::MAX, 2),
+            Err(Error::PastEnd { .. })
+        ));
         assert_eq!(c.ranges().collect::<Vec<_>>(), vec![2..5]);
         c.insert(0, 2).unwrap();
         c.insert(5, 5).unwrap();

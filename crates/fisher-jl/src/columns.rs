@@ -122,14 +122,43 @@ impl VerySparseColumns {
     /// `⌈k/64⌉` zeroed words, left zeroed.
     #[inline]
     pub fn column_into(&self, j: usize, out: &mut Vec<u32>, seen: &mut [u64]) {
-        let base = at(self.key, j as u64);
-        let count = self.count(base);
+        let base = self.base(j);
+        self.rows_into(base, self.count(base), out, seen);
+    }
+
+    /// The uniform 64-bit hash `h(κ, j)` that decides column `j`.
+    #[inline(always)]
+    pub fn base(&self, j: usize) -> u64 {
+        at(self.key, j as u64)
+    }
+
+    /// The number of nonzeros of the column with hash `base`: the binomial quantile at
+    /// `base / 2⁶⁴`. Short tables (the usual case) are counted without branches.
+    #[inline(always)]
+    pub fn count(&self, base: u64) -> usize {
+        let below = if self.thresholds.len() <= 64 {
+            let mut below = 0;
+            for &t in &self.thresholds {
+                below += usize::from(t <= base);
+            }
+            below
+        } else {
+            self.thresholds.partition_point(|&t| t <= base)
+        };
+        self.count_min + below.min(self.thresholds.len() - 1)
+    }
+
+    /// Appends the `count` entries of the column with hash `base` to `out`, by Floyd's
+    /// algorithm over the stream keyed by `base`. `seen` is scratch of `⌈k/64⌉` zeroed words,
+    /// left zeroed.
+    #[inline(always)]
+    pub fn rows_into(&self, base: u64, count: usize, out: &mut Vec<u32>, seen: &mut [u64]) {
         let first = out.len();
         let small = count <= 32;
         for t in 0..count {
             let h = at(base, t as u64);
             let m = (self.k - count + t) as u64;
-            let mut row = below63(h >> 1, m + 1).min(m.saturating_sub(1));
+            let mut row = below63(h >> 1, m + 1);
             let taken = if small {
                 out[first..].iter().any(|&e| u64::from(e >> 1) == row)
             } else {
@@ -148,13 +177,6 @@ impl VerySparseColumns {
                 seen[(e >> 1) as usize / 64] = 0;
             }
         }
-    }
-
-    /// The count of nonzeros for the uniform 64-bit `u`.
-    #[inline]
-    fn count(&self, u: u64) -> usize {
-        let c = self.thresholds.partition_point(|&t| t <= u);
-        self.count_min + c.min(self.thresholds.len() - 1)
     }
 }
 
@@ -191,7 +213,13 @@ fn binomial_thresholds(k: usize, density: f64) -> (usize, Vec<u64>) {
     }
 
     let count_min = mode - below.len();
-    let weights: Vec<f64> = below.iter().rev().copied().chain([1.0]).chain(above).collect();
+    let weights: Vec<f64> = below
+        .iter()
+        .rev()
+        .copied()
+        .chain([1.0])
+        .chain(above)
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut cumulative = 0.0;
     let mut thresholds: Vec<u64> = weights

@@ -22,7 +22,9 @@ pub enum Error {
     #[error("invalid input length d = 0: a projection needs at least one coordinate")]
     InputDim,
     /// The number of nonzeros per coordinate `s` of a sparse JL projection is out of range.
-    #[error("invalid nonzeros per coordinate s = {s} for k = {k}: must be in 1..={max} and at most k")]
+    #[error(
+        "invalid nonzeros per coordinate s = {s} for k = {k}: must be in 1..={max} and at most k"
+    )]
     Nonzeros {
         /// The `s` given.
         s: usize,

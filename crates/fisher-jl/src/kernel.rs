@@ -107,6 +107,10 @@ struct Table {
     ragged: Vec<u32>,
     /// Very sparse: entries and coordinates in hashing order, before bucketing.
     unsorted: Vec<(u32, u32)>,
+    /// Very sparse: the hash of each column of the super-tile.
+    bases: Vec<u64>,
+    /// Very sparse: the number of nonzeros of each column of the super-tile.
+    counts: Vec<u32>,
     /// Very sparse: scratch of Floyd's algorithm, `⌈k/64⌉` zeroed words.
     seen: Vec<u64>,
 }
@@ -131,20 +135,37 @@ impl Table {
     }
 
     /// Hashes very sparse coordinates and buckets their entries by block of
-    /// [`RAGGED_BLOCK_ROWS`], keeping coordinate order within each block.
+    /// [`RAGGED_BLOCK_ROWS`], keeping coordinate order within each block. The column hashes
+    /// and counts are computed for the whole super-tile first, in loops that vectorise.
+    #[inline(always)]
     fn fill_ragged(&mut self, columns: &VerySparseColumns, j0: usize, n: usize) {
         self.first = 0;
         self.seen.resize(columns.k.div_ceil(64), 0);
-        self.unsorted.clear();
-        let mut column = Vec::new();
-        for jj in 0..n {
-            column.clear();
-            columns.column_into(j0 + jj, &mut column, &mut self.seen);
-            self.unsorted.extend(column.iter().map(|&e| (jj as u32, e)));
+        self.bases.resize(n, 0);
+        for (jj, base) in self.bases.iter_mut().enumerate() {
+            *base = columns.base(j0 + jj);
+        }
+        self.counts.resize(n, 0);
+        for (count, &base) in self.counts.iter_mut().zip(&self.bases) {
+            *count = columns.count(base) as u32;
         }
 
+        self.unsorted.clear();
+        let mut column = Vec::new();
+        for (jj, (&base, &count)) in self.bases.iter().zip(&self.counts).enumerate() {
+            if count > 0 {
+                column.clear();
+                columns.rows_into(base, count as usize, &mut column, &mut self.seen);
+                self.unsorted.extend(column.iter().map(|&e| (jj as u32, e)));
+            }
+        }
+        self.bucket(columns.k);
+    }
+
+    /// Sorts `unsorted` into blocks of [`RAGGED_BLOCK_ROWS`] rows, stably.
+    fn bucket(&mut self, k: usize) {
         let block_of = |e: u32| (e >> 1) as usize / RAGGED_BLOCK_ROWS;
-        let blocks = columns.k.div_ceil(RAGGED_BLOCK_ROWS);
+        let blocks = k.div_ceil(RAGGED_BLOCK_ROWS);
         self.starts.clear();
         self.starts.resize(blocks + 1, 0);
         for &(_, e) in &self.unsorted {
@@ -283,7 +304,12 @@ struct Work<'a> {
 
 /// Adds the chunk `input[b]` (batch row `b`, coordinates `j0 .. j0 + input[b].len()`) into
 /// `groups`, spreading groups and blocks over the threads of the current rayon pool.
-pub(crate) fn accumulate(groups: &mut [GroupAcc], columns: Columns<'_>, j0: usize, input: &[&[f32]]) {
+pub(crate) fn accumulate(
+    groups: &mut [GroupAcc],
+    columns: Columns<'_>,
+    j0: usize,
+    input: &[&[f32]],
+) {
     let bounds = columns.blocks();
     let blocks = bounds.len() - 1;
     let threads = rayon::current_num_threads();

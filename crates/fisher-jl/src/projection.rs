@@ -224,7 +224,9 @@ impl Projection {
     /// infinity.
     pub fn project(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         if x.ncols() != self.config.d {
-            return Err(fisher_core::Error::shape("x", &[x.nrows(), self.config.d], x.shape()).into());
+            return Err(
+                fisher_core::Error::shape("x", &[x.nrows(), self.config.d], x.shape()).into(),
+            );
         }
         let mut acc = self.accumulator(x.nrows());
         self.accumulate(0, x, &mut acc)?;
@@ -273,8 +275,12 @@ impl Projection {
             None => {
                 for start in (0..n).step_by(SUPER) {
                     let end = n.min(start + SUPER);
-                    let tile = block.slice(s![.., start..end]).as_standard_layout().into_owned();
-                    let rows: Vec<&[f32]> = tile.outer_iter().filter_map(|r| r.to_slice()).collect();
+                    let tile = block
+                        .slice(s![.., start..end])
+                        .as_standard_layout()
+                        .into_owned();
+                    let rows: Vec<&[f32]> =
+                        tile.outer_iter().filter_map(|r| r.to_slice()).collect();
                     self.add_rows(offset + start, &rows, &mut acc.state)?;
                 }
             }
@@ -358,7 +364,10 @@ impl Projection {
                             Matrix::Gaussian(_) => {
                                 weights.iter().zip(zb.iter()).map(|(w, v)| w * v).sum()
                             }
-                            _ => entries.iter().map(|&e| signed_one(e) * zb[(e >> 1) as usize]).sum(),
+                            _ => entries
+                                .iter()
+                                .map(|&e| signed_one(e) * zb[(e >> 1) as usize])
+                                .sum(),
                         };
                         *o = self.scale * sum;
                     }
@@ -418,7 +427,7 @@ impl Projection {
     }
 
     /// The entries `2·row + negative` of column `j` of a sparse kind, into `out`.
-    fn entries(&self, j: usize, out: &mut Vec<u32>, scratch: &mut Vec<u64>) {
+    pub(crate) fn entries(&self, j: usize, out: &mut Vec<u32>, scratch: &mut Vec<u64>) {
         match &self.matrix {
             Matrix::SparseJl(cols) => cols.column(j, out),
             Matrix::VerySparse(cols) => {

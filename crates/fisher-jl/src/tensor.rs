@@ -2,7 +2,8 @@
 //!
 //! The nonzeros of a chunk of columns are hashed on the host (a few bytes per coordinate, the
 //! same numbers as the host path) and uploaded as index tables; the data never leaves the
-//! device. Per chunk of at most 65 536 coordinates:
+//! device. Per chunk of at most 65 536 coordinates (fewer when an intermediate tensor would
+//! exceed 16 MiB):
 //!
 //! - sparse JL: for each draw `i`, `acc[:, rows_i] += block ⊙ signs_i` (`select_assign` with
 //!   addition), so `s` scatter-adds of `[batch, chunk]` values;
@@ -20,9 +21,12 @@ use crate::kernel::sparse_entries;
 use crate::projection::Matrix;
 use crate::{Projection, Result};
 
-/// Coordinates per device step: bounds the uploaded tables and the `[batch, entries]`
-/// intermediate values.
+/// Most coordinates per device step.
 const DEVICE_CHUNK: usize = 1 << 16;
+
+/// Most values in an intermediate tensor of a device step (`[batch, nonzeros]` gathered
+/// values, or the `[chunk, k]` Gaussian block): 2²² floats, 16 MiB.
+const DEVICE_VALUES: usize = 1 << 22;
 
 impl Projection {
     /// Projects a batch on its device: each row `x_b` to `P·x_b`.
@@ -47,7 +51,9 @@ impl Projection {
     pub fn project_tensor(&self, x: Tensor<2>) -> Result<Tensor<2>> {
         let [batch, d] = x.dims();
         if d != self.input_dim() {
-            return Err(fisher_core::Error::shape("x", &[batch, self.input_dim()], &[batch, d]).into());
+            return Err(
+                fisher_core::Error::shape("x", &[batch, self.input_dim()], &[batch, d]).into(),
+            );
         }
         let acc = Tensor::zeros([batch, self.output_dim()], &x.device());
         self.accumulate_tensor(0, x, acc)
@@ -82,15 +88,28 @@ impl Projection {
         let _span = tracing::info_span!("jl_accumulate_tensor", offset, n, batch).entered();
 
         let mut acc = acc;
-        for start in (0..n).step_by(DEVICE_CHUNK) {
-            let len = DEVICE_CHUNK.min(n - start);
+        for start in (0..n).step_by(self.device_chunk(batch)) {
+            let len = self.device_chunk(batch).min(n - start);
             let chunk = block.clone().slice([0..batch, start..start + len]);
             acc = self.add_chunk(offset + start, chunk, acc);
         }
         Ok(acc)
     }
 
-    /// Adds one chunk of at most [`DEVICE_CHUNK`] coordinates starting at `j0`.
+    /// Coordinates per device step for a batch of `batch`: at most [`DEVICE_CHUNK`], and few
+    /// enough that no intermediate tensor holds more than [`DEVICE_VALUES`] values.
+    fn device_chunk(&self, batch: usize) -> usize {
+        let per_coordinate = match self.matrix() {
+            Matrix::SparseJl(_) => batch,
+            Matrix::VerySparse(_) => {
+                batch * (self.density() * self.output_dim() as f64).ceil() as usize
+            }
+            Matrix::Gaussian(_) => self.output_dim().max(batch),
+        };
+        (DEVICE_VALUES / per_coordinate.max(1)).clamp(1, DEVICE_CHUNK)
+    }
+
+    /// Adds one chunk of coordinates starting at `j0`.
     fn add_chunk(&self, j0: usize, chunk: Tensor<2>, acc: Tensor<2>) -> Tensor<2> {
         let device = chunk.device();
         let [_, len] = chunk.dims();
@@ -141,15 +160,17 @@ impl Projection {
     pub fn transpose_tensor(&self, z: Tensor<2>, offset: usize, len: usize) -> Result<Tensor<2>> {
         let [batch, k] = z.dims();
         if k != self.output_dim() {
-            return Err(fisher_core::Error::shape("z", &[batch, self.output_dim()], &[batch, k]).into());
+            return Err(
+                fisher_core::Error::shape("z", &[batch, self.output_dim()], &[batch, k]).into(),
+            );
         }
         Coverage::new(self.input_dim()).check(offset, len)?;
         let _span = tracing::info_span!("jl_transpose_tensor", offset, len, batch).entered();
 
         let device = z.device();
         let mut pieces = Vec::new();
-        for start in (0..len).step_by(DEVICE_CHUNK) {
-            let n = DEVICE_CHUNK.min(len - start);
+        for start in (0..len).step_by(self.device_chunk(batch)) {
+            let n = self.device_chunk(batch).min(len - start);
             pieces.push(self.transpose_chunk(offset + start, n, z.clone()));
         }
         Ok(match pieces.len() {
@@ -158,7 +179,7 @@ impl Projection {
         })
     }
 
-    /// `Pᵀ·z` for the `n ≤ DEVICE_CHUNK` coordinates from `j0`.
+    /// `Pᵀ·z` for the `n` coordinates from `j0`.
     fn transpose_chunk(&self, j0: usize, n: usize, z: Tensor<2>) -> Tensor<2> {
         let device = z.device();
         let [batch, k] = z.dims();
@@ -208,11 +229,14 @@ impl Projection {
     /// `j0 .. j0 + n` of a sparse kind.
     fn ragged_entries(&self, j0: usize, n: usize) -> (Vec<i32>, Vec<i32>, Vec<f32>) {
         let (mut cols, mut rows, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut entries, mut scratch) = (Vec::new(), Vec::new());
+        let scale = self.scale();
         for jj in 0..n {
-            for (r, v) in self.column_values(j0 + jj) {
+            self.entries(j0 + jj, &mut entries, &mut scratch);
+            for &e in &entries {
                 cols.push(jj as i32);
-                rows.push(r as i32);
-                values.push(v);
+                rows.push((e >> 1) as i32);
+                values.push(if e & 1 == 1 { -scale } else { scale });
             }
         }
         (cols, rows, values)
@@ -246,6 +270,7 @@ impl Projector for Projection {
         block: Tensor<2>,
         acc: Tensor<2>,
     ) -> fisher_core::Result<Tensor<2>> {
-        self.accumulate_tensor(offset, block, acc).map_err(Into::into)
+        self.accumulate_tensor(offset, block, acc)
+            .map_err(Into::into)
     }
 }

@@ -14,9 +14,7 @@ fn kinds() -> Vec<ProjectionKind> {
         ProjectionKind::SparseJl { nonzeros: 3 },
         ProjectionKind::SparseJl { nonzeros: 16 },
         ProjectionKind::VerySparse { density: None },
-        ProjectionKind::VerySparse {
-            density: Some(0.3),
-        },
+        ProjectionKind::VerySparse { density: Some(0.3) },
         ProjectionKind::Gaussian,
     ]
 }
@@ -58,9 +56,17 @@ fn chunk_sizes_do_not_change_a_single_bit() {
             let x = normal_batch(batch, d, 10 + batch as u64);
             let whole = p.project(x.view()).unwrap();
             assert_eq!(in_chunks(&p, &x, &[d]), whole, "{kind:?}, batch {batch}");
-            assert_eq!(in_chunks(&p, &x, &vec![1; d]), whole, "{kind:?}, batch {batch}, ones");
+            assert_eq!(
+                in_chunks(&p, &x, &vec![1; d]),
+                whole,
+                "{kind:?}, batch {batch}, ones"
+            );
             let sizes = random_sizes(d, batch as u64);
-            assert_eq!(in_chunks(&p, &x, &sizes), whole, "{kind:?}, batch {batch}, {sizes:?}");
+            assert_eq!(
+                in_chunks(&p, &x, &sizes),
+                whole,
+                "{kind:?}, batch {batch}, {sizes:?}"
+            );
         }
     }
 }
@@ -81,11 +87,17 @@ fn thread_count_does_not_change_a_single_bit() {
     let d = 9000;
     let x = normal_batch(35, d, 4);
     for kind in kinds() {
-        let p = ProjectionConfig::new(d, 128).with_kind(kind.clone()).init().unwrap();
+        let p = ProjectionConfig::new(d, 128)
+            .with_kind(kind.clone())
+            .init()
+            .unwrap();
         let runs: Vec<Array2<f32>> = [1, 2, 3, 5]
             .into_iter()
             .map(|threads| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 pool.install(|| p.project(x.view()).unwrap())
             })
             .collect();
@@ -131,7 +143,8 @@ fn partial_sums_add_up_to_the_whole() {
     let mut first = p.accumulator(2);
     p.accumulate(0, x.slice(s![.., ..400]), &mut first).unwrap();
     let mut second = p.accumulator(2);
-    p.accumulate(400, x.slice(s![.., 400..]), &mut second).unwrap();
+    p.accumulate(400, x.slice(s![.., 400..]), &mut second)
+        .unwrap();
     assert_eq!(first.coverage().fed(), 400);
     let sum = first.partial() + second.partial();
     let whole = p.project(x.view()).unwrap();

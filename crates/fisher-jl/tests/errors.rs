@@ -19,21 +19,45 @@ fn invalid_settings_are_refused() {
         ProjectionConfig::new(10, (1 << 30) + 1).init(),
         Err(Error::OutputDim { .. })
     ));
-    assert!(matches!(ProjectionConfig::new(0, 8).init(), Err(Error::InputDim)));
+    assert!(matches!(
+        ProjectionConfig::new(0, 8).init(),
+        Err(Error::InputDim)
+    ));
     for s in [0, 17] {
         let e = ProjectionConfig::new(10, 64).with_kind(sparse(s)).init();
-        assert!(matches!(e, Err(Error::Nonzeros { s: found, .. }) if found == s), "{e:?}");
+        assert!(
+            matches!(e, Err(Error::Nonzeros { s: found, .. }) if found == s),
+            "{e:?}"
+        );
     }
     let e = ProjectionConfig::new(10, 3).with_kind(sparse(4)).init();
-    assert!(matches!(e, Err(Error::Nonzeros { s: 4, k: 3, .. })), "{e:?}");
+    assert!(
+        matches!(e, Err(Error::Nonzeros { s: 4, k: 3, .. })),
+        "{e:?}"
+    );
     let message = e.unwrap_err().to_string();
-    assert!(message.contains("s = 4") && message.contains("k = 3"), "{message}");
+    assert!(
+        message.contains("s = 4") && message.contains("k = 3"),
+        "{message}"
+    );
     for density in [0.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
-        let e = ProjectionConfig::new(10, 8).with_kind(dense(density)).init();
+        let e = ProjectionConfig::new(10, 8)
+            .with_kind(dense(density))
+            .init();
         assert!(matches!(e, Err(Error::Density { .. })), "{density}: {e:?}");
     }
-    assert!(ProjectionConfig::new(10, 8).with_kind(dense(1.0)).init().is_ok());
-    assert!(ProjectionConfig::new(10, 3).with_kind(sparse(3)).init().is_ok());
+    assert!(
+        ProjectionConfig::new(10, 8)
+            .with_kind(dense(1.0))
+            .init()
+            .is_ok()
+    );
+    assert!(
+        ProjectionConfig::new(10, 3)
+            .with_kind(sparse(3))
+            .init()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -46,10 +70,28 @@ fn chunks_past_the_end_or_overlapping_are_refused_and_change_nothing() {
     let before = acc.partial();
 
     let e = p.accumulate(90, x.slice(s![.., 0..11]), &mut acc);
-    assert!(matches!(e, Err(Error::PastEnd { offset: 90, end: 101, d: 100 })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Err(Error::PastEnd {
+                offset: 90,
+                end: 101,
+                d: 100
+            })
+        ),
+        "{e:?}"
+    );
     let e = p.accumulate(39, x.slice(s![.., 39..41]), &mut acc);
     assert!(
-        matches!(e, Err(Error::Overlap { offset: 39, end: 41, fed_start: 10, fed_end: 40 })),
+        matches!(
+            e,
+            Err(Error::Overlap {
+                offset: 39,
+                end: 41,
+                fed_start: 10,
+                fed_end: 40
+            })
+        ),
         "{e:?}"
     );
     let e = p.accumulate(0, x.slice(s![.., 0..11]), &mut acc);
@@ -59,7 +101,14 @@ fn chunks_past_the_end_or_overlapping_are_refused_and_change_nothing() {
 
     let e = acc.clone().finish();
     assert!(
-        matches!(e, Err(Error::Incomplete { missing_start: 0, missing_end: 10, d: 100 })),
+        matches!(
+            e,
+            Err(Error::Incomplete {
+                missing_start: 0,
+                missing_end: 10,
+                d: 100
+            })
+        ),
         "{e:?}"
     );
     p.accumulate(0, x.slice(s![.., 0..10]), &mut acc).unwrap();
@@ -72,14 +121,29 @@ fn shapes_and_foreign_accumulators_are_refused() {
     let p = ProjectionConfig::new(50, 8).init().unwrap();
     let other = ProjectionConfig::new(50, 8).with_seed(1).init().unwrap();
     let x = Array2::<f32>::zeros((3, 50));
-    assert!(matches!(p.project(Array2::<f32>::zeros((3, 49)).view()), Err(Error::Core(_))));
+    assert!(matches!(
+        p.project(Array2::<f32>::zeros((3, 49)).view()),
+        Err(Error::Core(_))
+    ));
     let mut acc = p.accumulator(2);
-    assert!(matches!(p.accumulate(0, x.view(), &mut acc), Err(Error::Core(_))));
+    assert!(matches!(
+        p.accumulate(0, x.view(), &mut acc),
+        Err(Error::Core(_))
+    ));
     let mut acc = other.accumulator(3);
-    assert!(matches!(p.accumulate(0, x.view(), &mut acc), Err(Error::Foreign { .. })));
-    assert!(matches!(p.transpose(Array2::<f32>::zeros((1, 9)).view()), Err(Error::Core(_))));
+    assert!(matches!(
+        p.accumulate(0, x.view(), &mut acc),
+        Err(Error::Foreign { .. })
+    ));
+    assert!(matches!(
+        p.transpose(Array2::<f32>::zeros((1, 9)).view()),
+        Err(Error::Core(_))
+    ));
     let z = Array2::<f32>::zeros((1, 8));
-    assert!(matches!(p.transpose_range(z.view(), 40, 11), Err(Error::PastEnd { .. })));
+    assert!(matches!(
+        p.transpose_range(z.view(), 40, 11),
+        Err(Error::PastEnd { .. })
+    ));
     assert!(matches!(p.column(50), Err(Error::PastEnd { .. })));
 }
 
@@ -91,7 +155,10 @@ fn non_finite_inputs_are_reported_on_finish() {
     let e = p.project(x.view());
     match e {
         Err(Error::Core(fisher_core::Error::NonFinite { index, .. })) => {
-            assert!(index >= 8, "the NaN is in batch row 1, outputs 8..16: {index}")
+            assert!(
+                index >= 8,
+                "the NaN is in batch row 1, outputs 8..16: {index}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -104,13 +171,28 @@ fn tensor_path_refuses_bad_chunks_and_shapes() {
     let block = Tensor::<2>::ones([2, 10], &device);
     let acc = Tensor::<2>::zeros([2, 8], &device);
     let e = p.accumulate_tensor(25, block.clone(), acc.clone());
-    assert!(matches!(e, Err(Error::PastEnd { offset: 25, end: 35, d: 30 })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Err(Error::PastEnd {
+                offset: 25,
+                end: 35,
+                d: 30
+            })
+        ),
+        "{e:?}"
+    );
     let e = p.accumulate_tensor(0, block.clone(), Tensor::zeros([3, 8], &device));
     assert!(matches!(e, Err(Error::Core(_))), "{e:?}");
     let e = p.project_tensor(block);
     assert!(matches!(e, Err(Error::Core(_))), "{e:?}");
 
     // Through the core trait the errors keep their numbers.
-    let core: fisher_core::Error = Error::PastEnd { offset: 25, end: 35, d: 30 }.into();
+    let core: fisher_core::Error = Error::PastEnd {
+        offset: 25,
+        end: 35,
+        d: 30,
+    }
+    .into();
     assert!(core.to_string().contains("35"), "{core}");
 }

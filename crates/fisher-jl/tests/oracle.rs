@@ -16,12 +16,8 @@ fn projections(d: usize, k: usize) -> Vec<Projection> {
         ProjectionKind::SparseJl { nonzeros: 4 },
         ProjectionKind::SparseJl { nonzeros: 7 },
         ProjectionKind::VerySparse { density: None },
-        ProjectionKind::VerySparse {
-            density: Some(0.5),
-        },
-        ProjectionKind::VerySparse {
-            density: Some(1.0),
-        },
+        ProjectionKind::VerySparse { density: Some(0.5) },
+        ProjectionKind::VerySparse { density: Some(1.0) },
         ProjectionKind::Gaussian,
     ]
     .into_iter()
@@ -54,7 +50,11 @@ fn host_path_matches_the_dense_oracle() {
             let x = normal_batch(batch, d, d as u64);
             let dense = p.to_dense();
             let z = p.project(x.view()).unwrap();
-            assert_close(&z, &dense_product(&dense, x.view()), &magnitudes(&dense, x.view()));
+            assert_close(
+                &z,
+                &dense_product(&dense, x.view()),
+                &magnitudes(&dense, x.view()),
+            );
         }
     }
 }
@@ -104,15 +104,32 @@ fn transpose_is_the_adjoint() {
         let dense = p.to_dense();
         let back = p.transpose(z.view()).unwrap();
         let expected = dense_product(&dense.t().to_owned(), z.view());
-        assert_close(&back, &expected, &magnitudes(&dense.t().to_owned(), z.view()));
+        assert_close(
+            &back,
+            &expected,
+            &magnitudes(&dense.t().to_owned(), z.view()),
+        );
 
         // ⟨Px, z⟩ = ⟨x, Pᵀz⟩.
         let x = normal_batch(4, 700, 6);
         let px = p.project(x.view()).unwrap();
         for b in 0..4 {
-            let lhs: f64 = px.row(b).iter().zip(z.row(b)).map(|(a, c)| f64::from(a * c)).sum();
-            let rhs: f64 = x.row(b).iter().zip(back.row(b)).map(|(a, c)| f64::from(a * c)).sum();
-            assert!((lhs - rhs).abs() <= 1e-3 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+            let lhs: f64 = px
+                .row(b)
+                .iter()
+                .zip(z.row(b))
+                .map(|(a, c)| f64::from(a * c))
+                .sum();
+            let rhs: f64 = x
+                .row(b)
+                .iter()
+                .zip(back.row(b))
+                .map(|(a, c)| f64::from(a * c))
+                .sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-3 * (1.0 + lhs.abs()),
+                "{lhs} vs {rhs}"
+            );
         }
 
         let range = p.transpose_range(z.view(), 650, 50).unwrap();
@@ -136,7 +153,10 @@ fn tensor_path_matches_the_host_path() {
         let projector: Box<dyn Projector> = Box::new(p.clone());
         let mut acc = Tensor::<2>::zeros([6, k], &device);
         for (offset, len) in [(0, 1), (1, 500), (501, 399)] {
-            let block = to_tensor(&x.slice(ndarray::s![.., offset..offset + len]).to_owned(), &device);
+            let block = to_tensor(
+                &x.slice(ndarray::s![.., offset..offset + len]).to_owned(),
+                &device,
+            );
             acc = projector.accumulate(offset, block, acc).unwrap();
         }
         assert_close(&to_array(acc), &expected, &magnitudes(&dense, x.view()));
@@ -149,9 +169,14 @@ fn tensor_transpose_matches_the_host_transpose() {
     for p in projections(400, 29) {
         let z = normal_batch(3, 29, 41);
         let host = p.transpose_range(z.view(), 100, 250).unwrap();
-        let on_device = to_array(p.transpose_tensor(to_tensor(&z, &device), 100, 250).unwrap());
+        let on_device = to_array(
+            p.transpose_tensor(to_tensor(&z, &device), 100, 250)
+                .unwrap(),
+        );
         let dense = p.to_dense().t().to_owned();
-        let mags = magnitudes(&dense, z.view()).slice(ndarray::s![.., 100..350]).to_owned();
+        let mags = magnitudes(&dense, z.view())
+            .slice(ndarray::s![.., 100..350])
+            .to_owned();
         assert_close(&on_device, &host.mapv(f64::from), &mags);
     }
 }

@@ -78,12 +78,16 @@ fn sparse_jl_norms_have_mean_one_and_the_predicted_variance() {
 #[test]
 fn sparse_jl_variance_accounts_for_uneven_blocks() {
     // k = 256 rows in 3 blocks of 85, 85 and 86.
-    let config = ProjectionConfig::new(512, 256).with_kind(ProjectionKind::SparseJl { nonzeros: 3 });
+    let config =
+        ProjectionConfig::new(512, 256).with_kind(ProjectionKind::SparseJl { nonzeros: 3 });
     let x = spike(512, 30.0);
     let (ratios, p) = norm_ratios(&config, &x, 1500);
     let (_, var, se) = moments(&ratios);
     let expected = p.norm_ratio_variance(&x).unwrap();
-    assert!((var - expected).abs() < 4.5 * se, "{var} vs {expected} (se {se})");
+    assert!(
+        (var - expected).abs() < 4.5 * se,
+        "{var} vs {expected} (se {se})"
+    );
 }
 
 #[test]
@@ -123,18 +127,38 @@ fn inner_products_stay_within_johnson_lindenstrauss_bounds() {
     for kind in kinds {
         for k in [256, 1024, 4096] {
             let epsilon = (8.0 * (m as f64).ln() / k as f64).sqrt();
-            let p = ProjectionConfig::new(d, k).with_kind(kind.clone()).with_seed(9).init().unwrap();
+            let p = ProjectionConfig::new(d, k)
+                .with_kind(kind.clone())
+                .with_seed(9)
+                .init()
+                .unwrap();
             let z = p.project(x.view()).unwrap();
             let mut worst: f64 = 0.0;
             for a in 0..m {
                 for b in a..m {
-                    let before: f64 = x.row(a).iter().zip(x.row(b)).map(|(u, v)| f64::from(u * v)).sum();
-                    let after: f64 = z.row(a).iter().zip(z.row(b)).map(|(u, v)| f64::from(u * v)).sum();
+                    let before: f64 = x
+                        .row(a)
+                        .iter()
+                        .zip(x.row(b))
+                        .map(|(u, v)| f64::from(u * v))
+                        .sum();
+                    let after: f64 = z
+                        .row(a)
+                        .iter()
+                        .zip(z.row(b))
+                        .map(|(u, v)| f64::from(u * v))
+                        .sum();
                     worst = worst.max((after - before).abs());
                 }
             }
-            assert!(worst < epsilon, "{kind:?} k={k}: worst error {worst} ≥ ε = {epsilon}");
-            assert!(worst > 0.2 * epsilon, "{kind:?} k={k}: suspiciously exact ({worst})");
+            assert!(
+                worst < epsilon,
+                "{kind:?} k={k}: worst error {worst} ≥ ε = {epsilon}"
+            );
+            assert!(
+                worst > 0.2 * epsilon,
+                "{kind:?} k={k}: suspiciously exact ({worst})"
+            );
         }
     }
 }
@@ -155,7 +179,10 @@ fn sparse_jl_columns_have_one_uniform_row_per_block_and_fair_signs() {
             let column = p.column(j).unwrap();
             assert_eq!(column.len(), s, "coordinate {j}");
             for (i, &(r, v)) in column.iter().enumerate() {
-                assert!(starts[i] <= r && r < starts[i + 1], "coordinate {j}: row {r}");
+                assert!(
+                    starts[i] <= r && r < starts[i + 1],
+                    "coordinate {j}: row {r}"
+                );
                 assert_eq!(v.abs(), 1.0 / (s as f32).sqrt());
                 counts[r] += 1.0;
                 negative += usize::from(v < 0.0);
@@ -232,14 +259,24 @@ fn very_sparse_counts_rows_and_density_follow_their_definitions() {
 
     // Nonzeros per coordinate: Binomial(k, ρ); and not Binomial(k, 1.1ρ).
     let (stat, dof) = count_chi_square(&per_coordinate, k, rho, d);
-    assert!(stat < chi_square_critical(dof, 4.0), "counts: χ² {stat} with {dof} dof");
+    assert!(
+        stat < chi_square_critical(dof, 4.0),
+        "counts: χ² {stat} with {dof} dof"
+    );
     let (wrong, dof) = count_chi_square(&per_coordinate, k, 1.1 * rho, d);
-    assert!(wrong > chi_square_critical(dof, 6.0), "counts: cannot reject 1.1ρ ({wrong})");
+    assert!(
+        wrong > chi_square_critical(dof, 6.0),
+        "counts: cannot reject 1.1ρ ({wrong})"
+    );
 
     // Density: nnz / (k·d) against ρ.
     let cells = (k * d) as f64;
     let z = (total as f64 - cells * rho) / (cells * rho * (1.0 - rho)).sqrt();
-    assert!(z.abs() < 4.5, "density {} vs {rho}: z {z}", total as f64 / cells);
+    assert!(
+        z.abs() < 4.5,
+        "density {} vs {rho}: z {z}",
+        total as f64 / cells
+    );
 
     // Rows uniform, signs fair.
     let expected = vec![total as f64 / k as f64; k];
@@ -266,21 +303,35 @@ fn very_sparse_default_density_is_one_over_root_d() {
 #[test]
 fn gaussian_entries_are_standard_normal_scaled() {
     let (d, k) = (200, 500);
-    let p = ProjectionConfig::new(d, k).with_kind(ProjectionKind::Gaussian).init().unwrap();
+    let p = ProjectionConfig::new(d, k)
+        .with_kind(ProjectionKind::Gaussian)
+        .init()
+        .unwrap();
     let scale = f64::from(p.scale());
     let values: Vec<f64> = (0..d)
-        .flat_map(|j| p.column(j).unwrap().into_iter().map(|(_, v)| f64::from(v) / scale))
+        .flat_map(|j| {
+            p.column(j)
+                .unwrap()
+                .into_iter()
+                .map(|(_, v)| f64::from(v) / scale)
+        })
         .collect();
     let (mean, var, var_se) = moments(&values);
     let n = values.len() as f64;
     assert!(mean.abs() < 4.5 / n.sqrt(), "mean {mean}");
     assert!((var - 1.0).abs() < 4.5 * var_se, "variance {var}");
     // χ² of |g| against the half-normal: its deciles.
-    let edges = [0.125_661, 0.253_347, 0.385_320, 0.524_401, 0.674_490, 0.841_621, 1.036_433, 1.281_552, 1.644_854];
+    let edges = [
+        0.125_661, 0.253_347, 0.385_320, 0.524_401, 0.674_490, 0.841_621, 1.036_433, 1.281_552,
+        1.644_854,
+    ];
     let mut counts = vec![0.0; 10];
     for v in &values {
         counts[edges.iter().filter(|&&e| v.abs() > e).count()] += 1.0;
     }
-    let stat = chi_square(&counts, &vec![n / 10.0; 10]);
-    assert!(stat < chi_square_critical(9, 4.0), "deciles of |g|: χ² {stat}");
+    let stat = chi_square(&counts, &[n / 10.0; 10]);
+    assert!(
+        stat < chi_square_critical(9, 4.0),
+        "deciles of |g|: χ² {stat}"
+    );
 }

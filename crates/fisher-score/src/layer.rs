@@ -5,21 +5,23 @@
 //! the example's gradients with respect to the layer's parameters are
 //!
 //! ```text
-//! convolution:  ∂ℓ/∂W[o, c, i, j] = Σ_l g[o, l] · X[c·kh·kw + i·kw + j, l],   ∂ℓ/∂b[o] = Σ_l g[o, l]
-//! linear:       ∂ℓ/∂W[o, c]       = g[o] · x[c],                              ∂ℓ/∂b[o] = g[o]
+//! convolution:  ∂ℓ/∂W[o, c, i, j] = Σ_(y,x) g[o, y, x] · x̃[c, y + i·dh, x + j·dw],   ∂ℓ/∂b[o] = Σ_(y,x) g[o, y, x]
+//! linear:       ∂ℓ/∂W[o, c]       = g[o] · x[c],                                    ∂ℓ/∂b[o] = g[o]
 //! ```
 //!
-//! where `X` is the unfolded (im2col) input, one column per output position `l`. For a whole
-//! batch both are one batched matrix product, `[batch, out, L] × [batch, L, in·kh·kw]`: the
-//! same arithmetic as the weight gradient of an ordinary backward pass, without the sum over
-//! the batch (Goodfellow 2015, "Efficient per-example gradient computations", arXiv:1510.01799;
-//! Rochette et al. 2019, arXiv:1912.06015, for convolutions).
+//! where `x̃` is the zero-padded input. For a whole batch, each kernel tap `(i, j)` is one
+//! batched matrix product `[batch, out, L] × [batch, L, in]` of the output gradient with the
+//! input window the tap sees (`L` output positions): the same arithmetic as the weight gradient
+//! of an ordinary backward pass, without the sum over the batch (Goodfellow 2015, "Efficient
+//! per-example gradient computations", arXiv:1510.01799; Rochette et al. 2019,
+//! arXiv:1912.06015, for convolutions). Tap by tap rather than through one unfolded (im2col)
+//! input: the windows are plain copies, while an unfold costs more than the products on the
+//! CPU backend.
 //!
 //! Weights that a mask fixes at zero are constants of the model, not parameters: their
 //! entries are dropped, so a layer contributes `free weights + biases` coordinates.
 
-use burn::tensor::module::unfold4d;
-use burn::tensor::ops::{PadMode, UnfoldOptions};
+use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::{Error, Result};
@@ -166,8 +168,9 @@ impl ProbedLayer {
                 },
                 Probe::Spatial(g),
             ) => {
-                let columns = unfold(position, &self.name, input, *kernel, *padding, *dilation)?;
-                self.conv_scores(position, columns, g)?
+                let geometry = Geometry::new(input.dims(), *kernel, *padding, *dilation);
+                geometry.check(position, &self.name, g.dims())?;
+                self.conv_scores(&geometry, input, g)
             }
             (LayerInput::Linear { input, layout }, Probe::Flat(g)) => {
                 self.linear_scores(position, input, *layout, g)?
@@ -209,31 +212,30 @@ impl ProbedLayer {
 
     fn conv_scores(
         &self,
-        position: usize,
-        columns: Tensor<3>,
+        geometry: &Geometry,
+        input: &Tensor<4>,
         g: &Tensor<4>,
-    ) -> Result<(Tensor<2>, Option<Tensor<2>>)> {
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, out, gh, gw] = g.dims();
-        let [cb, rows, len] = columns.dims();
-        if cb != batch || len != gh * gw {
-            return Err(Error::layer(
-                position,
-                &self.name,
-                format!(
-                    "the unfolded input has {cb} examples and {len} positions (stride 1), \
-                     but the output gradient is {:?}",
-                    g.dims()
-                ),
-            ));
-        }
+        let [_, channels, _, _] = input.dims();
+        let [kh, kw] = geometry.kernel;
+        let g = g.clone().reshape([batch, out, gh * gw]);
+        let x = geometry.pad(input.clone().inner());
 
-        let g = g.clone().reshape([batch, out, len]);
-        let weight = g
-            .clone()
-            .matmul(columns.swap_dims(1, 2))
-            .reshape([batch, out * rows]);
+        let mut taps = Vec::with_capacity(kh * kw);
+        for i in 0..kh {
+            for j in 0..kw {
+                let window = geometry.window(x.clone(), i, j).swap_dims(1, 2);
+                taps.push(g.clone().matmul(window).unsqueeze_dim::<4>(3));
+            }
+        }
+        let weight = match taps.len() {
+            1 => taps.remove(0),
+            _ => Tensor::cat(taps, 3),
+        };
+        let weight = weight.reshape([batch, out * channels * kh * kw]);
         let bias = self.has_bias.then(|| g.sum_dim(2).reshape([batch, out]));
-        Ok((weight, bias))
+        (weight, bias)
     }
 
     fn linear_scores(
@@ -267,75 +269,104 @@ impl ProbedLayer {
     }
 }
 
-/// The unfolded (im2col) input of a stride-1 convolution.
-///
-/// # Shapes
-/// - `input`: `[batch, in, height, width]`
-/// - output: `[batch, in·kh·kw, out_height·out_width]`, rows ordered `(c, i, j)` row-major
-fn unfold(
-    position: usize,
-    name: &str,
-    input: &Tensor<4>,
+/// The sizes of a stride-1 convolution: input, padding, kernel, dilation and output.
+struct Geometry {
+    input: [usize; 4],
     kernel: [usize; 2],
     padding: [(usize, usize); 2],
     dilation: [usize; 2],
-) -> Result<Tensor<3>> {
-    let x = input.clone().inner();
-    let [batch, channels, height, width] = x.dims();
-    if kernel.contains(&0) || dilation.contains(&0) {
-        return Err(Error::layer(
-            position,
-            name,
-            format!("kernel {kernel:?} and dilation {dilation:?} must be at least 1"),
-        ));
-    }
-    let padded = [
-        height + padding[0].0 + padding[0].1,
-        width + padding[1].0 + padding[1].1,
-    ];
-    let span = [
-        dilation[0] * (kernel[0] - 1) + 1,
-        dilation[1] * (kernel[1] - 1) + 1,
-    ];
-    if span[0] > padded[0] || span[1] > padded[1] {
-        return Err(Error::layer(
-            position,
-            name,
-            format!("kernel span {span:?} exceeds the padded input {padded:?}"),
-        ));
-    }
-    let out = [padded[0] - span[0] + 1, padded[1] - span[1] + 1];
+}
 
-    if kernel == [1, 1] && padded == [height, width] {
-        return Ok(x.reshape([batch, channels, height * width]));
-    }
-    let x = if padded == [height, width] {
-        x
-    } else {
-        x.pad(padding, PadMode::Constant(0.0))
-    };
-    if dilation == [1, 1] {
-        return Ok(unfold4d(
-            x,
+impl Geometry {
+    fn new(
+        input: [usize; 4],
+        kernel: [usize; 2],
+        padding: [(usize, usize); 2],
+        dilation: [usize; 2],
+    ) -> Self {
+        Self {
+            input,
             kernel,
-            UnfoldOptions::new([1, 1], [0, 0], [1, 1]),
-        ));
+            padding,
+            dilation,
+        }
     }
 
-    let mut taps = Vec::with_capacity(kernel[0] * kernel[1]);
-    for i in 0..kernel[0] {
-        for j in 0..kernel[1] {
-            let (top, left) = (i * dilation[0], j * dilation[1]);
-            let tap = x.clone().slice([
+    /// Height and width of the padded input.
+    fn padded(&self) -> [usize; 2] {
+        let [_, _, h, w] = self.input;
+        [
+            h + self.padding[0].0 + self.padding[0].1,
+            w + self.padding[1].0 + self.padding[1].1,
+        ]
+    }
+
+    /// Height and width that one kernel application spans.
+    fn span(&self) -> [usize; 2] {
+        [
+            self.dilation[0] * (self.kernel[0].max(1) - 1) + 1,
+            self.dilation[1] * (self.kernel[1].max(1) - 1) + 1,
+        ]
+    }
+
+    /// Checks the sizes against the output gradient `[batch, out, h', w']`.
+    fn check(&self, position: usize, name: &str, grad: [usize; 4]) -> Result<()> {
+        let fail = |reason: String| Err(Error::layer(position, name, reason));
+        if self.kernel.contains(&0) || self.dilation.contains(&0) {
+            return fail(format!(
+                "kernel {:?} and dilation {:?} must be at least 1",
+                self.kernel, self.dilation
+            ));
+        }
+        let (padded, span) = (self.padded(), self.span());
+        if span[0] > padded[0] || span[1] > padded[1] {
+            return fail(format!(
+                "kernel span {span:?} exceeds the padded input {padded:?}"
+            ));
+        }
+        let out = [padded[0] - span[0] + 1, padded[1] - span[1] + 1];
+        if grad[0] != self.input[0] || grad[2..] != out {
+            return fail(format!(
+                "input {:?} with kernel {:?}, padding {:?} and dilation {:?} gives a \
+                 {}×{out:?} output (stride 1), but the output gradient is {grad:?}",
+                self.input, self.kernel, self.padding, self.dilation, self.input[0]
+            ));
+        }
+        Ok(())
+    }
+
+    /// The zero-padded input.
+    fn pad(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.padded() == [self.input[2], self.input[3]] {
+            x
+        } else {
+            x.pad(self.padding, PadMode::Constant(0.0))
+        }
+    }
+
+    /// The part of the padded input that kernel tap `(i, j)` multiplies, one column per
+    /// output position.
+    ///
+    /// # Shapes
+    /// - `padded`: `[batch, in, padded height, padded width]`
+    /// - output: `[batch, in, out height · out width]`
+    fn window(&self, padded: Tensor<4>, i: usize, j: usize) -> Tensor<3> {
+        let [batch, channels, _, _] = self.input;
+        let (padded_size, span) = (self.padded(), self.span());
+        let out = [padded_size[0] - span[0] + 1, padded_size[1] - span[1] + 1];
+        let (top, left) = (i * self.dilation[0], j * self.dilation[1]);
+        let window = if out == padded_size {
+            padded
+        } else {
+            padded.slice([
                 0..batch,
                 0..channels,
                 top..top + out[0],
                 left..left + out[1],
-            ]);
-            taps.push(tap.reshape([batch, channels, 1, out[0] * out[1]]));
-        }
+            ])
+        };
+        window.reshape([batch, channels, out[0] * out[1]])
     }
-    Ok(Tensor::cat(taps, 2).reshape([batch, channels * kernel[0] * kernel[1], out[0] * out[1]]))
 }
 
 /// The positions of the `true` entries of `mask`, as an index tensor.

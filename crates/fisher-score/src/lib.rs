@@ -15,8 +15,9 @@
 //! # How
 //! One forward pass of the batch with a zero probe added to each layer's output, one backward
 //! pass of the summed log-likelihood, then, layer by layer, each example's weight gradient
-//! from the probe's gradient and the unfolded layer input ([`layer`]): one batched matrix
-//! product per layer, the same arithmetic as the weight gradient of a plain backward pass.
+//! from the probe's gradient and the layer's input ([`layer`]): one batched matrix product per
+//! kernel tap, the same arithmetic as the weight gradient of a plain backward pass (which the
+//! scores skip: give a model whose parameters need no gradient).
 //! Each layer's `[batch, d_layer]` block is projected at its coordinate offset and freed
 //! ([`project_scores`]), so memory holds the activations of the batch, as any backward pass
 //! does, plus one layer's block, never `[batch, d]`. [`reference_scores`] loops over the
@@ -50,6 +51,12 @@
 //!   pass and so needs one too.
 //! - The diagonal-Fisher normalisation holds one f32 per parameter (and one f64 per parameter
 //!   while it is fitted); the statistics of standardisation hold two f64 per output dimension.
+//! - Memory is that of a backward pass of the batch plus the probes and their gradients (one
+//!   extra copy of every layer output each): about 1.4× a plain forward and backward pass, and
+//!   linear in the batch through the activations, not through `d`.
+//! - Speed is bounded by the backend's convolutions: on the flex CPU backend the probed
+//!   forward and backward passes take about four fifths of the time (see
+//!   `docs/benchmarks.md` and the `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.

@@ -48,7 +48,9 @@ pub fn normal_batch(batch: usize, d: usize, seed: u64) -> Array2<f32> {
 pub fn dense_product(p: &Array2<f32>, x: ArrayView2<f32>) -> Array2<f64> {
     let (k, d) = p.dim();
     Array2::from_shape_fn((x.nrows(), k), |(b, r)| {
-        (0..d).map(|j| f64::from(p[[r, j]]) * f64::from(x[[b, j]])).sum()
+        (0..d)
+            .map(|j| f64::from(p[[r, j]]) * f64::from(x[[b, j]]))
+            .sum()
     })
 }
 
