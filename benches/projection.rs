@@ -15,7 +15,9 @@
 use std::time::Duration;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use fisher_jl::{ProjectionConfig, ProjectionKind};
 use ndarray::{Array2, Zip};
 
@@ -43,6 +45,7 @@ fn kinds() -> Vec<(&'static str, ProjectionKind)> {
 fn host(c: &mut Criterion) {
     let mut group = c.benchmark_group("projection/host");
     group
+        .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
@@ -72,6 +75,7 @@ fn tensor_flex(c: &mut Criterion) {
     let input = Tensor::<2>::from_data(TensorData::new(values, [batch, d]), &device);
     let mut group = c.benchmark_group("projection/tensor_flex");
     group
+        .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8))

@@ -104,7 +104,8 @@ def mixture_log_prob(params, images, components=5):
     delta = torch.sigmoid(plus) - torch.sigmoid(minus)
     log_pdf_mid = mid - log_scales - 2.0 * F.softplus(mid) - torch.log(torch.tensor(127.5))
     inner = torch.where(delta > 1e-5, torch.log(delta.clamp(min=1e-12)), log_pdf_mid)
-    log_probs = torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, inner))
+    upper = torch.where(x > 0.999, log_one_minus_cdf_min, inner)
+    log_probs = torch.where(x < -0.999, log_cdf_plus, upper)
     mixed = torch.logsumexp(log_probs + F.log_softmax(weights, dim=1), dim=1)
     return mixed.flatten(1).sum(1)
 
@@ -124,7 +125,8 @@ def main():
     model = GatedPixelCnn(out=out)
     log_prob = categorical_log_prob if args.head == "categorical" else mixture_log_prob
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.head} head, {n_params} parameters")
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.head} head, "
+          f"{n_params} parameters")
 
     idx = torch.arange(args.batch * 28 * 28)
     images = ((idx * 37 + idx // 7) % 256).reshape(args.batch, 1, 28, 28)

@@ -110,16 +110,16 @@ impl DemoConfig {
         Self {
             out: out.into(),
             seed: 0,
-            train_images: 2000,
-            test_images: 600,
-            pixelcnn_steps: 400,
-            pixelcnn_channels: 48,
+            train_images: 1500,
+            test_images: 400,
+            pixelcnn_steps: 300,
+            pixelcnn_channels: 24,
             pixelcnn_layers: 4,
             k: 256,
-            decoder_epochs: 20,
+            decoder_epochs: 15,
             alphas: 9,
-            pairs: 200,
-            edits: 100,
+            pairs: 150,
+            edits: 60,
             edit_scale: 3.0,
             attributes: vec!["smiling".into(), "eyeglasses".into()],
         }
@@ -719,14 +719,14 @@ impl Ctx<'_> {
 
                     let shown = n.min(8);
                     let mut grid = ImageBatch::empty(edited.shape());
-                    for r in 0..3 {
-                        for c in 0..shown {
-                            match r {
-                                0 => grid.push(self.test.images().image(chosen[c]))?,
-                                1 => grid.push(recon.image(c))?,
-                                _ => grid.push(edited.image(c))?,
-                            }
-                        }
+                    for &i in &chosen[..shown] {
+                        grid.push(self.test.images().image(i))?;
+                    }
+                    for c in 0..shown {
+                        grid.push(recon.image(c))?;
+                    }
+                    for c in 0..shown {
+                        grid.push(edited.image(c))?;
                     }
                     let name = format!("edits/{}-{label}-{attribute}.png", method.name());
                     let layout = GridLayout::new(3, shown).with_gap(2).with_scale(2);
@@ -910,8 +910,8 @@ mod tests {
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("wings") && err.contains("smiling"), "{err}");
         let mut c = DemoConfig::new("unused");
-        c.pairs = 400;
+        c.pairs = 300;
         let err = c.validate().unwrap_err().to_string();
-        assert!(err.contains("800") && err.contains("600"), "{err}");
+        assert!(err.contains("600") && err.contains("400"), "{err}");
     }
 }

@@ -8,7 +8,7 @@
 //! model 1x28x28, 64 channels, 8 layers, categorical head: d = 670464 parameters
 //! batch 32 on flex, 2 threads, k = 1024, 3 repetitions
 //! plain forward+backward     5.6 examples/s   peak RSS 1520 MiB
-//! batched scores, projected  6.1 examples/s   peak RSS 1490 MiB   0.92× the plain pass
+//! batched scores, projected  6.1 examples/s   peak RSS 1490 MiB   0.92× the time of the plain pass
 //! single-example loop        4.9 examples/s
 //! ```
 
@@ -118,7 +118,8 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         mib(plain_rss)
     );
     println!(
-        "batched scores, projected {scores_rate:6.1} examples/s   peak RSS {}   {:.2}× the plain pass",
+        "batched scores, projected {scores_rate:6.1} examples/s   peak RSS {}   {:.2}× the time \
+         of the plain pass",
         mib(scores_rss),
         scores / plain
     );

@@ -16,25 +16,25 @@ pub struct Args {
     #[arg(long, default_value = "runs/demo")]
     pub out: PathBuf,
     /// Training faces.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 1500)]
     pub train_images: usize,
     /// Held-out faces.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 400)]
     pub test_images: usize,
     /// PixelCNN optimizer steps (batches of 32).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 300)]
     pub pixelcnn_steps: u64,
     /// Embedding length k.
     #[arg(long, default_value_t = 256)]
     pub k: usize,
     /// Decoder epochs.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 15)]
     pub decoder_epochs: usize,
     /// Interpolation pairs scored by FID.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 150)]
     pub pairs: usize,
     /// Faces edited per attribute and direction.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 60)]
     pub edits: usize,
     /// Edit scale λ.
     #[arg(long, default_value_t = 3.0)]

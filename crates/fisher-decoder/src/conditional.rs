@@ -24,8 +24,8 @@ use fisher_pixelcnn::{PixelCnn, PixelCnnConfig};
 
 use crate::checkpoint;
 use crate::deterministic::{check_spec_dim, positive};
-use crate::nn::{Dense, Init, SeedStream};
-use crate::trainer::{Trainer, check_embeddings, check_pairs, onto};
+use crate::nn::{Dense, Init, SeedStream, Standardise, to_vec};
+use crate::trainer::{Trainer, check_embeddings, check_pairs, onto, standardisation};
 use crate::{DecoderConfig, EmbeddingSpec, Result, TrainableDecoder};
 
 /// The temperature greedy decoding samples at.
@@ -89,6 +89,7 @@ impl PixelCnnDecoderConfig {
         let mut rng = SeedStream::new(self.seed);
         let cond_dim = self.pixelcnn.cond_dim;
         let net = ConditionalPixelCnn {
+            input: Standardise::identity(self.embedding_dim, &device_ad),
             embed: Dense::new(
                 self.embedding_dim,
                 cond_dim,
@@ -109,13 +110,15 @@ impl PixelCnnDecoderConfig {
 /// The map `z ↦ c` and the PixelCNN conditioned on `c`.
 #[derive(Module, Debug)]
 pub(crate) struct ConditionalPixelCnn {
+    /// Standardisation of `z`, fitted before training.
+    pub(crate) input: Standardise,
     embed: Dense,
     pixelcnn: PixelCnn,
 }
 
 impl ConditionalPixelCnn {
     fn features(&self, z: Tensor<2>) -> Tensor<2> {
-        relu(self.embed.forward(z))
+        relu(self.embed.forward(self.input.forward(z)))
     }
 }
 
@@ -250,6 +253,9 @@ impl Decoder for PixelCnnDecoder {
         let _span = tracing::info_span!("pixelcnn_decoder_train_step", step = self.trainer.steps);
         let device = self.trainer.plain_device();
         let (z, images) = (onto(z, &device), onto(images, &device));
+        if !self.trainer.input_fitted {
+            self.standardise_embeddings(&to_vec(z.clone()))?;
+        }
 
         let bits = self.image_shape().dims() as f64 * std::f64::consts::LN_2;
         let ll = log_likelihood_with(&self.trainer.model, images, z)?;
@@ -293,6 +299,14 @@ impl TrainableDecoder for PixelCnnDecoder {
         let (z, images) = (onto(z, &device), onto(images, &device));
         let net = self.trainer.inference();
         Ok(Some(log_likelihood_with(&net, images, z)?))
+    }
+
+    fn standardise_embeddings(&mut self, z: &[f32]) -> Result<()> {
+        let k = self.config.embedding_dim;
+        let trainer = &mut self.trainer;
+        trainer.model.input = standardisation(z, k, trainer.steps, &trainer.device)?;
+        trainer.input_fitted = true;
+        Ok(())
     }
 
     fn save(&self, path: &Path) -> Result<()> {

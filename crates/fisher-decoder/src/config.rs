@@ -128,6 +128,15 @@ pub trait TrainableDecoder: Decoder {
         seed: u64,
     ) -> Result<Option<Tensor<1>>>;
 
+    /// Fits the per-coordinate standardisation `z′ = (z − μ)/σ` the decoder applies to its
+    /// embeddings, on `z` (row-major, rows of `k`). A decoder that has not been given one fits
+    /// it on its first training batch; [`fit`](crate::fit) calls this on all training pairs
+    /// first. The standardisation is not trained and is stored in checkpoints.
+    ///
+    /// # Errors
+    /// When the decoder has trained already, or `z` is not whole finite rows of `k`.
+    fn standardise_embeddings(&mut self, z: &[f32]) -> Result<()>;
+
     /// Writes a checkpoint (config, embedding metadata, weights, optimiser state, step count)
     /// to `path`, atomically.
     ///
@@ -235,6 +244,10 @@ impl TrainableDecoder for AnyDecoder {
         seed: u64,
     ) -> Result<Option<Tensor<1>>> {
         self.inner().log_likelihood(z, images, seed)
+    }
+
+    fn standardise_embeddings(&mut self, z: &[f32]) -> Result<()> {
+        self.inner_mut().standardise_embeddings(z)
     }
 
     fn save(&self, path: &Path) -> Result<()> {

@@ -23,8 +23,8 @@ use burn::tensor::{Device, Int, Tensor};
 use fisher_core::{Decoder, Error as CoreError, ImageShape, PixelScaling};
 
 use crate::checkpoint;
-use crate::nn::{Conv, Dense, Init, SeedStream, upsample2};
-use crate::trainer::{Trainer, check_embeddings, check_pairs, onto};
+use crate::nn::{Conv, Dense, Init, SeedStream, Standardise, to_vec, upsample2};
+use crate::trainer::{Trainer, check_embeddings, check_pairs, onto, standardisation};
 use crate::{DecoderConfig, EmbeddingSpec, Result, TrainableDecoder, logistic};
 
 /// What the deterministic decoder minimises.
@@ -134,6 +134,8 @@ pub(crate) fn check_spec_dim(embedding_dim: usize, spec: &EmbeddingSpec) -> Resu
 /// The network of the deterministic decoder.
 #[derive(Module, Debug)]
 pub(crate) struct DeterministicNet {
+    /// Standardisation of `z`, fitted before training.
+    pub(crate) input: Standardise,
     lift: Dense,
     to_map: Dense,
     stages: Vec<Conv>,
@@ -182,6 +184,7 @@ impl DeterministicNet {
             device,
         );
         Self {
+            input: Standardise::identity(config.embedding_dim, device),
             lift,
             to_map,
             stages,
@@ -199,7 +202,7 @@ impl DeterministicNet {
     fn forward(&self, z: Tensor<2>) -> (Tensor<4>, Option<Tensor<4>>) {
         let [b, _] = z.dims();
         let [c0, h0, w0] = self.start;
-        let hidden = relu(self.lift.forward(z));
+        let hidden = relu(self.lift.forward(self.input.forward(z)));
         let mut x = relu(self.to_map.forward(hidden)).reshape([b, c0, h0, w0]);
         for stage in &self.stages {
             x = relu(stage.forward(upsample2(x)));
@@ -306,6 +309,9 @@ impl Decoder for DeterministicDecoder {
         let _span = tracing::info_span!("deterministic_train_step", step = self.trainer.steps);
         let device = self.trainer.plain_device();
         let (z, images) = (onto(z, &device), onto(images, &device));
+        if !self.trainer.input_fitted {
+            self.standardise_embeddings(&to_vec(z.clone()))?;
+        }
 
         let config = &self.config;
         let loss = self.trainer.step(config.learning_rate, |net| {
@@ -356,6 +362,14 @@ impl TrainableDecoder for DeterministicDecoder {
                 .sum_dim(1)
                 .squeeze_dim(1)
         }))
+    }
+
+    fn standardise_embeddings(&mut self, z: &[f32]) -> Result<()> {
+        let k = self.config.embedding_dim;
+        let trainer = &mut self.trainer;
+        trainer.model.input = standardisation(z, k, trainer.steps, &trainer.device)?;
+        trainer.input_fitted = true;
+        Ok(())
     }
 
     fn save(&self, path: &Path) -> Result<()> {

@@ -159,6 +159,62 @@ impl Conv {
     }
 }
 
+/// A fixed per-coordinate standardisation of the embeddings, `z′ = (z − μ) ⊙ s`, fitted on
+/// the training embeddings before the first step (`s = 1/σ`, or 1 where `σ` is 0) and not
+/// trained after: raw Fisher-score embeddings have coordinates of very different scales
+/// (standard deviations in the tens and hundreds), which the first layer could not absorb.
+#[derive(Module, Debug)]
+pub(crate) struct Standardise {
+    /// `μ`, `[k]`.
+    shift: Param<Tensor<1>>,
+    /// `s`, `[k]`.
+    scale: Param<Tensor<1>>,
+}
+
+impl Standardise {
+    /// The identity on `k` coordinates.
+    pub(crate) fn identity(k: usize, device: &Device) -> Self {
+        Self {
+            shift: param(vec![0.0; k], [k], device),
+            scale: param(vec![1.0; k], [k], device),
+        }
+    }
+
+    /// Fitted on `z`, rows of `k` (at least one row), in f64.
+    pub(crate) fn fitted(z: &[f32], k: usize, device: &Device) -> Self {
+        let n = (z.len() / k).max(1);
+        let mut mean = vec![0.0f64; k];
+        let mut square = vec![0.0f64; k];
+        for row in z.chunks(k) {
+            for (j, &v) in row.iter().enumerate() {
+                mean[j] += f64::from(v) / n as f64;
+                square[j] += f64::from(v).powi(2) / n as f64;
+            }
+        }
+        let scale = mean
+            .iter()
+            .zip(&square)
+            .map(|(m, q)| {
+                let std = (q - m * m).max(0.0).sqrt();
+                if std > 1e-12 { (1.0 / std) as f32 } else { 1.0 }
+            })
+            .collect();
+        Self {
+            shift: param(mean.iter().map(|&m| m as f32).collect(), [k], device),
+            scale: param(scale, [k], device),
+        }
+    }
+
+    /// # Shapes
+    /// - `z`: `[batch, k]`; output the same
+    pub(crate) fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        let [_, k] = z.dims();
+        let shift = self.shift.val().detach().reshape([1, k]);
+        let scale = self.scale.val().detach().reshape([1, k]);
+        (z - shift) * scale
+    }
+}
+
 /// Nearest-neighbour upsampling by 2 in height and width.
 ///
 /// # Shapes

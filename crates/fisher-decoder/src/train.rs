@@ -139,7 +139,8 @@ pub struct FitReport {
 
 /// Trains `decoder` on `pairs` for `options.epochs` epochs, resuming after the
 /// `decoder.steps()` steps it has taken already; writes a checkpoint every
-/// `options.checkpoint_every` steps and when it returns.
+/// `options.checkpoint_every` steps and when it returns. A decoder that has not trained yet
+/// first fits its embedding standardisation on all of `pairs`.
 ///
 /// # Errors
 /// [`Error::EmbeddingMismatch`](crate::Error::EmbeddingMismatch) when the embeddings' spec
@@ -168,6 +169,9 @@ pub fn fit<D: TrainableDecoder + ?Sized>(
     };
     let mut order = (usize::MAX, Vec::new());
 
+    if decoder.steps() == 0 {
+        decoder.standardise_embeddings(pairs.z)?;
+    }
     let limit = options.step_limit.unwrap_or(usize::MAX);
     while decoder.steps() < total_steps && report.steps_run < limit {
         let step = decoder.steps();

@@ -12,7 +12,7 @@ use fisher_core::Error as CoreError;
 
 use crate::checkpoint::{self, CheckpointHeader, CheckpointParts};
 use crate::error::record_error;
-use crate::nn::to_vec;
+use crate::nn::{Standardise, to_vec};
 use crate::{DecoderConfig, EmbeddingSpec, Error, Result};
 
 /// Gradients are clipped to this global norm: a guard against the rare huge step of a flow or
@@ -28,6 +28,8 @@ pub(crate) struct Trainer<M: Module> {
     pub(crate) device: Device,
     /// Optimisation steps taken so far.
     pub(crate) steps: usize,
+    /// Whether the model's embedding standardisation has been fitted.
+    pub(crate) input_fitted: bool,
 }
 
 fn adam() -> ModuleOptimizer {
@@ -44,6 +46,7 @@ impl<M: Module> Trainer<M> {
             optimizer: adam(),
             device: device.clone().autodiff(),
             steps: 0,
+            input_fitted: false,
         }
     }
 
@@ -127,6 +130,7 @@ impl<M: Module> Trainer<M> {
             optimizer,
             device: self.device,
             steps: parts.header.steps,
+            input_fitted: parts.header.steps > 0,
         })
     }
 
@@ -188,4 +192,28 @@ pub(crate) fn check_embeddings(k: usize, z_dims: [usize; 2]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The standardisation of embeddings `z` (rows of `k`), for a decoder that has taken `steps`
+/// steps.
+///
+/// # Errors
+/// When the decoder has trained already (its networks are fitted to the current scaling),
+/// or `z` is not a whole, non-zero number of finite rows of `k`.
+pub(crate) fn standardisation(
+    z: &[f32],
+    k: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<Standardise> {
+    if steps > 0 {
+        let reason = "the embedding standardisation is fitted before the first step only";
+        return Err(CoreError::config("decoder steps", steps, reason).into());
+    }
+    if z.is_empty() || !z.len().is_multiple_of(k) {
+        let rows = z.len().div_ceil(k).max(1);
+        return Err(CoreError::shape("embeddings (rows of k)", &[rows, k], &[z.len()]).into());
+    }
+    fisher_core::error::check_finite("embeddings", z)?;
+    Ok(Standardise::fitted(z, k, device))
 }

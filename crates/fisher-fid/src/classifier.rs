@@ -291,15 +291,6 @@ pub enum Targets {
     Attributes(Tensor<2>),
 }
 
-impl Targets {
-    fn len(&self) -> usize {
-        match self {
-            Self::Classes(t) => t.dims()[0],
-            Self::Attributes(t) => t.dims()[0],
-        }
-    }
-}
-
 /// Settings of [`train_classifier`].
 #[derive(Config, Debug)]
 pub struct TrainConfig {
@@ -385,33 +376,77 @@ fn check_training(
         }
         .into());
     }
-    if images.shape() != config.image_shape {
-        let [c, h, w] = images.shape().to_array();
-        let [ec, eh, ew] = config.image_shape.to_array();
+    let [c, h, w] = images.shape().to_array();
+    let [ec, eh, ew] = config.image_shape.to_array();
+    let n = images.len();
+    if [c, h, w] != [ec, eh, ew] {
         return Err(Error::shape(
             "training images",
-            &[images.len(), ec, eh, ew],
-            &[images.len(), c, h, w],
+            &[n, ec, eh, ew],
+            &[n, c, h, w],
         ));
     }
-    let expected: Vec<usize> = match (targets, config.targets) {
-        (Targets::Classes(t), TargetKind::Classes) if t.dims()[0] == images.len() => vec![],
-        (Targets::Attributes(t), TargetKind::Attributes)
-            if t.dims() == [images.len(), config.outputs] =>
-        {
-            vec![]
+
+    let (expected, found) = match (config.targets, targets) {
+        (TargetKind::Classes, Targets::Classes(t)) => (vec![n], t.dims().to_vec()),
+        (TargetKind::Classes, Targets::Attributes(t)) => (vec![n], t.dims().to_vec()),
+        (TargetKind::Attributes, Targets::Classes(t)) => {
+            (vec![n, config.outputs], t.dims().to_vec())
         }
-        (Targets::Classes(_), TargetKind::Classes) => vec![images.len()],
-        _ => vec![images.len(), config.outputs],
+        (TargetKind::Attributes, Targets::Attributes(t)) => {
+            (vec![n, config.outputs], t.dims().to_vec())
+        }
     };
-    if !expected.is_empty() {
-        let found = match targets {
-            Targets::Classes(t) => t.dims().to_vec(),
-            Targets::Attributes(t) => t.dims().to_vec(),
-        };
+    if found != expected {
         return Err(Error::shape("classifier targets", &expected, &found));
     }
-    debug_assert_eq!(targets.len(), images.len());
+    check_target_values(config, targets)
+}
+
+/// Labels in `0 .. outputs`; attributes finite and in `[0, 1]`.
+fn check_target_values(config: &ClassifierConfig, targets: &Targets) -> Result<()> {
+    let unreadable = |e: burn::tensor::DataError| {
+        Error::config("classifier targets", format!("{e:?}"), "not readable")
+    };
+    match targets {
+        Targets::Classes(t) => {
+            let labels: Vec<i64> = t
+                .clone()
+                .into_data()
+                .try_into_vec_as()
+                .map_err(unreadable)?;
+            let outputs = config.outputs as i64;
+            if let Some((i, l)) = labels
+                .iter()
+                .enumerate()
+                .find(|(_, l)| !(0..outputs).contains(*l))
+            {
+                return Err(Error::config(
+                    format!("class label of example {i}"),
+                    l,
+                    format!("must be in 0..{outputs}"),
+                ));
+            }
+        }
+        Targets::Attributes(t) => {
+            let values: Vec<f32> = t
+                .clone()
+                .into_data()
+                .try_into_vec_as()
+                .map_err(unreadable)?;
+            if let Some((i, v)) = values
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(0.0..=1.0).contains(*v))
+            {
+                return Err(Error::config(
+                    format!("attribute value at flat index {i}"),
+                    v,
+                    "must be in [0, 1]",
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

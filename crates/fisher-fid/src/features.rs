@@ -99,3 +99,98 @@ pub fn image_statistics(
     acc.push_array(features.view())?;
     acc.finish(check)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray_npy::WriteNpyExt;
+
+    fn write<T: WriteNpyExt>(name: &str, array: &T) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("fisher-fid-{}-{name}", std::process::id()));
+        array
+            .write_npy(std::fs::File::create(&path).unwrap())
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_f32_and_f64_and_rejects_the_rest() {
+        let f32s = ndarray::array![[1.5f32, 2.0], [3.0, -4.0]];
+        let path = write("a.npy", &f32s);
+        assert_eq!(read_features(&path).unwrap(), f32s.mapv(f64::from));
+
+        let f64s = ndarray::array![[0.1f64, 0.2, 0.3]];
+        let path64 = write("b.npy", &f64s);
+        assert_eq!(read_features(&path64).unwrap(), f64s);
+
+        let flat = write("c.npy", &ndarray::array![1.0f32, 2.0]);
+        let err = read_features(&flat).unwrap_err();
+        assert!(
+            matches!(err, Error::Core(fisher_core::Error::Format { .. })),
+            "{err}"
+        );
+
+        let nan = write("d.npy", &ndarray::array![[1.0f32, f32::NAN]]);
+        let err = read_features(&nan).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Core(fisher_core::Error::NonFinite { index: 1, .. })
+            ),
+            "{err}"
+        );
+        for p in [path, path64, flat, nan] {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    /// Features `[first pixel, width]`, with a width it may misreport.
+    struct FirstPixel {
+        announced: usize,
+    }
+
+    impl FeatureExtractor for FirstPixel {
+        fn feature_dim(&self) -> usize {
+            self.announced
+        }
+
+        fn features(
+            &self,
+            images: burn::tensor::Tensor<4, burn::tensor::Int>,
+        ) -> fisher_core::Result<burn::tensor::Tensor<2>> {
+            let [b, c, h, w] = images.dims();
+            let first = images.float().reshape([b, c * h * w]).slice([0..b, 0..1]);
+            Ok(burn::tensor::Tensor::cat(
+                vec![first.clone(), first.ones_like()],
+                1,
+            ))
+        }
+    }
+
+    #[test]
+    fn batches_keep_image_order_and_widths_are_checked() {
+        let device = Device::flex();
+        let shape = fisher_core::ImageShape::new(1, 2, 2).unwrap();
+        let data: Vec<u8> = (0..5u8).flat_map(|i| [i * 10, 0, 0, 0]).collect();
+        let images = ImageBatch::new(data, 5, shape).unwrap();
+
+        let mut seen = Vec::new();
+        let good = FirstPixel { announced: 2 };
+        let f =
+            extract_features(&good, &images, 2, &device, |done, n| seen.push((done, n))).unwrap();
+        assert_eq!(f.column(0).to_vec(), vec![0.0, 10.0, 20.0, 30.0, 40.0]);
+        assert_eq!(seen, vec![(2, 5), (4, 5), (5, 5)]);
+
+        let liar = FirstPixel { announced: 3 };
+        let err = extract_features(&liar, &images, 2, &device, |_, _| {}).unwrap_err();
+        assert!(
+            matches!(err, Error::Core(fisher_core::Error::Shape { .. })),
+            "{err}"
+        );
+        let err = extract_features(&good, &images, 0, &device, |_, _| {}).unwrap_err();
+        assert!(
+            matches!(err, Error::Core(fisher_core::Error::Config { .. })),
+            "{err}"
+        );
+    }
+}

@@ -199,6 +199,36 @@ fn mismatched_inputs_are_typed_errors() {
         Err(Error::Core(fisher_core::Error::Shape { .. }))
     ));
 
+    let mut bad = labels.clone();
+    bad[3] = 2;
+    let err = train_classifier(
+        &cfg,
+        &train_config(0),
+        &train,
+        &class_targets(&bad, &device),
+        &device,
+        |_, _| {},
+    );
+    assert!(
+        matches!(&err, Err(Error::Core(fisher_core::Error::Config { name, .. })) if name.contains("example 3")),
+        "{err:?}"
+    );
+
+    let attributes = Tensor::<2>::from_data(TensorData::new(vec![1.5f32; 16], [8, 2]), &device);
+    let cfg_attr = config(TargetKind::Attributes, 2);
+    let err = train_classifier(
+        &cfg_attr,
+        &train_config(0),
+        &train,
+        &Targets::Attributes(attributes),
+        &device,
+        |_, _| {},
+    );
+    assert!(
+        matches!(err, Err(Error::Core(fisher_core::Error::Config { .. }))),
+        "{err:?}"
+    );
+
     let model = cfg.init(&device, 0).unwrap();
     let rgb = ImageBatch::new(
         vec![0; 3 * SIDE * SIDE],

@@ -118,9 +118,15 @@
 //!   before; keep a [`Coverage`] beside it to refuse overlapping chunks.
 //! - Row draws are uniform within `|b|·2⁻³¹` relative (sparse JL) or `m·2⁻⁶³` (very sparse);
 //!   the binomial table drops counts of probability below `2⁻⁷⁰` relative to the mode.
-//! - Groups of fewer than 4 batch rows use scalar code; the AVX2 kernel needs 4 or more. Only
-//!   AVX2 is used on x86-64 (no AVX-512 kernel), and other architectures get the portable
-//!   code, correct but slower.
+//! - Speed: on the shared 2-core development machine the default (`s = 4`, batch 32) ran at
+//!   about 38% of the rate of a plain streaming read measured at the same moment, short of
+//!   the 50% aimed for; `s = 1` reached 65% and `s = 8` about 25% (`docs/benchmarks.md`).
+//!   The cost per nonzero is one 16-lane addition into an accumulator block held in L2.
+//! - The batch is handled in groups of 16 rows: a batch that is not a multiple of 16 leaves
+//!   lanes empty (batch 8 runs at half the speed per row of batch 32), groups of fewer than
+//!   4 rows use scalar code, and every group hashes the columns again. Only AVX2 is used on
+//!   x86-64 (no AVX-512 kernel); other architectures get the portable code, correct but
+//!   slower.
 //! - The very sparse kind hashes each coordinate's nonzeros once per group of 16 batch rows
 //!   and buckets them by row block; it is several times slower per coordinate than sparse JL
 //!   with the same number of nonzeros.

@@ -3,7 +3,7 @@
 //! | embedder | vector before projection | length |
 //! | --- | --- | --- |
 //! | [`FisherEmbedder`] | U(x) = ∇_θ log p_θ(x), optionally whitened by the diagonal Fisher | d |
-//! | [`ActivationEmbedder`] | the input of one of the model's layers, flattened | c·h·w of that layer |
+//! | [`ActivationEmbedder`] | the input of one of the model's layers, flattened | its c·h·w |
 //! | [`PixelEmbedder`] | the image's sub-pixels under a [`PixelScaling`] | c·h·w |
 //!
 //! Each projects its vector with a [`ScoreProjection`] (or none, for the baselines), and

@@ -5,8 +5,10 @@
 //! the example's gradients with respect to the layer's parameters are
 //!
 //! ```text
-//! convolution:  ∂ℓ/∂W[o, c, i, j] = Σ_(y,x) g[o, y, x] · x̃[c, y + i·dh, x + j·dw],   ∂ℓ/∂b[o] = Σ_(y,x) g[o, y, x]
-//! linear:       ∂ℓ/∂W[o, c]       = g[o] · x[c],                                    ∂ℓ/∂b[o] = g[o]
+//! convolution:  ∂ℓ/∂W[o, c, i, j] = Σ_(y,x) g[o, y, x] · x̃[c, y + i·dh, x + j·dw]
+//!               ∂ℓ/∂b[o]          = Σ_(y,x) g[o, y, x]
+//! linear:       ∂ℓ/∂W[o, c]       = g[o] · x[c]
+//!               ∂ℓ/∂b[o]          = g[o]
 //! ```
 //!
 //! where `x̃` is the zero-padded input. For a whole batch, each kernel tap `(i, j)` is one

@@ -44,7 +44,8 @@ pub trait ScoreModel {
     ) -> Result<(Tensor<1>, Vec<ProbedLayer>)>;
 
     /// The ordinary gradient of all free parameters, flattened in the order above, read from
-    /// `grads` after a backward pass through [`log_likelihood_probed`](Self::log_likelihood_probed).
+    /// `grads` after a backward pass through
+    /// [`log_likelihood_probed`](Self::log_likelihood_probed).
     ///
     /// The vector has length `d`.
     ///

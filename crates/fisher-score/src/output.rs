@@ -573,7 +573,7 @@ impl TensorTable<'_> {
         let bytes = self.view(path, name, Dtype::F64, shape)?;
         Ok(bytes
             .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
             .collect())
     }
 
@@ -587,7 +587,7 @@ impl TensorTable<'_> {
         let bytes = self.view(path, name, Dtype::I64, shape)?;
         Ok(bytes
             .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
             .collect())
     }
 }

@@ -42,8 +42,8 @@ use fisher_core::{Decoder, Error as CoreError, ImageShape};
 use self::layers::{ActNorm, Coupling, InvConv, squeeze, unsqueeze};
 use crate::checkpoint;
 use crate::deterministic::{check_spec_dim, positive};
-use crate::nn::{Dense, Init, SeedStream};
-use crate::trainer::{Trainer, check_embeddings, check_pairs, onto};
+use crate::nn::{Dense, Init, SeedStream, Standardise, to_vec};
+use crate::trainer::{Trainer, check_embeddings, check_pairs, onto, standardisation};
 use crate::{DecoderConfig, EmbeddingSpec, Result, TrainableDecoder};
 
 /// How the flow maps dequantised pixels `y ∈ [0, 1)` to its input `v`.
@@ -208,6 +208,8 @@ struct Level {
 /// The invertible network `f(·; z)`.
 #[derive(Module, Debug)]
 pub(crate) struct FlowNet {
+    /// Standardisation of `z`, fitted before training.
+    pub(crate) input: Standardise,
     condition: Dense,
     levels: Vec<Level>,
 }
@@ -245,11 +247,16 @@ impl FlowNet {
                 channels /= 2;
             }
         }
-        Self { condition, levels }
+        let input = Standardise::identity(config.embedding_dim, device);
+        Self {
+            input,
+            condition,
+            levels,
+        }
     }
 
     fn features(&self, z: Tensor<2>) -> Tensor<2> {
-        relu(self.condition.forward(z))
+        relu(self.condition.forward(self.input.forward(z)))
     }
 
     /// `v ↦ ε`: the latents of each level and `log |det ∂ε/∂v|`.
@@ -531,6 +538,9 @@ impl Decoder for FlowDecoder {
         let _span = tracing::info_span!("flow_train_step", step = self.trainer.steps);
         let device = self.trainer.plain_device();
         let (z, images) = (onto(z, &device), onto(images, &device));
+        if !self.trainer.input_fitted {
+            self.standardise_embeddings(&to_vec(z.clone()))?;
+        }
         let noise = self.noise(
             step_seed(self.config.seed, self.trainer.steps),
             images.dims(),
@@ -595,6 +605,14 @@ impl TrainableDecoder for FlowDecoder {
             z,
             noise,
         )))
+    }
+
+    fn standardise_embeddings(&mut self, z: &[f32]) -> Result<()> {
+        let k = self.config.embedding_dim;
+        let trainer = &mut self.trainer;
+        trainer.model.input = standardisation(z, k, trainer.steps, &trainer.device)?;
+        trainer.input_fitted = true;
+        Ok(())
     }
 
     fn save(&self, path: &Path) -> Result<()> {

@@ -373,8 +373,8 @@ impl InceptionV3 {
         device: &Device,
     ) -> Result<Self> {
         config.check()?;
-        let _span = tracing::info_span!("load inception", path = %archive.path().display());
-        let _span = _span.entered();
+        let path = archive.path().display().to_string();
+        let _span = tracing::info_span!("load inception", path).entered();
         check_parameter_count(&archive, config)?;
 
         let (specs, width) = config.layers();
