@@ -84,8 +84,8 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         args.reps
     );
 
-    let images = test_images(args.batch_size, &model, common.seed)?;
-    let batch = images.to_tensor(&device);
+    let images = test_images(args.batch_size.max(args.loop_images), &model, common.seed)?;
+    let batch = images.slice(0, args.batch_size).to_tensor(&device);
     let projection = ProjectionConfig::new(d, args.k)
         .with_kind(ProjectionKind::SparseJl { nonzeros: args.s })
         .with_seed(common.seed)

@@ -135,7 +135,7 @@ pub struct Args {
     /// Where the projection runs.
     #[arg(long, value_enum, default_value_t = ProjectionPath::Auto)]
     pub projection_path: ProjectionPath,
-    /// none, inv-sqrt-d, diag-fisher[:DAMPING] (fisher only) or standardise.
+    /// none, inv-sqrt-d, `diag-fisher[:DAMPING]` (fisher only) or standardise.
     #[arg(long, default_value = "none")]
     pub normalisation: String,
     /// Split whose first `--fit-count` images fit diag-fisher or standardise.

@@ -4,7 +4,7 @@
 //! ```text
 //! $ fisher fid-distance real.npy fake.npy
 //! FID  12.345678
-//! KID  0.004321 ± 0.000412  (100 subsets of 1000)
+//! KID  0.004321 ± 0.000412  (10 subsets of 1000)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -28,8 +28,10 @@ pub struct MetricArgs {
     /// then not comparable with published values).
     #[arg(long)]
     pub allow_few_samples: bool,
-    /// KID subsets to average; 0 skips KID.
-    #[arg(long, default_value_t = 100)]
+    /// KID subsets to average; 0 skips KID. The estimate is unbiased for any count;
+    /// torch-fidelity and clean-fid average 100 (a mean with a third of the spread, ten
+    /// times the time: about 0.1 s per subset of 1000 × 2048 on two cores).
+    #[arg(long, default_value_t = 10)]
     pub kid_subsets: usize,
     /// Rows drawn from each set per KID subset (capped at the smaller set).
     #[arg(long, default_value_t = 1000)]

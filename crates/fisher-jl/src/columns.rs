@@ -154,7 +154,7 @@ impl VerySparseColumns {
     #[inline(always)]
     pub fn rows_into(&self, base: u64, count: usize, out: &mut Vec<u32>, seen: &mut [u64]) {
         let first = out.len();
-        let small = count <= 32;
+        let small = count <= 4;
         for t in 0..count {
             let h = at(base, t as u64);
             let m = (self.k - count + t) as u64;

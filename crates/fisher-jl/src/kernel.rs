@@ -6,9 +6,9 @@
 //!   per output row, the sums of the inputs reaching that row with a plus sign and with a
 //!   minus sign (entry `2·row + negative` indexes its slot), each 16 lanes (one per batch row,
 //!   64 bytes). The output is `scale · (plus − minus)`: no sign work in the inner loop.
-//! - The rows `0..k` are cut into *blocks*: the `s` blocks of the sparse JL construction, or
-//!   blocks of 256 rows for the very sparse kind. A block of a group's accumulator is 64 KiB
-//!   for `k/s = 512`.
+//! - The rows `0..k` are cut into *blocks*: the `s` blocks of the sparse JL construction (a
+//!   block of a group's accumulator is 64 KiB for `k/s = 512`), or a single block for the
+//!   very sparse kind, whose nonzeros are applied in coordinate order.
 //! - A *task* is a group and a range of its blocks; tasks run in parallel, without waiting for
 //!   each other, over the whole chunk. A task reads the chunk in *super-tiles* of 8192
 //!   coordinates: it hashes their nonzeros in its blocks into a table ordered by block, then
@@ -41,9 +41,6 @@ pub(crate) const LANES: usize = 16;
 /// Fewest rows that get a wide group; fewer left-over rows get one narrow group each.
 const MIN_WIDE: usize = 4;
 
-/// Output rows per block of the very sparse kind: 256 rows of two 16-lane slots are 32 KiB.
-const RAGGED_BLOCK_ROWS: usize = 256;
-
 /// Sixteen lanes, one per batch row of a group, aligned to a cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[repr(C, align(64))]
@@ -69,7 +66,7 @@ static ZEROS: [f32; TILE] = [0.0; TILE];
 pub(crate) enum Columns<'a> {
     /// Sparse JL: one nonzero per coordinate in each of its `s` blocks.
     Sparse(&'a SparseJlColumns),
-    /// Very sparse: a binomial number of nonzeros per coordinate, anywhere.
+    /// Very sparse: a binomial number of nonzeros per coordinate, anywhere; one block.
     VerySparse(&'a VerySparseColumns),
 }
 
@@ -78,12 +75,7 @@ impl Columns<'_> {
     fn blocks(&self) -> Vec<u32> {
         match self {
             Self::Sparse(columns) => columns.starts.clone(),
-            Self::VerySparse(columns) => {
-                let k = columns.k;
-                (0..=k.div_ceil(RAGGED_BLOCK_ROWS))
-                    .map(|b| (b * RAGGED_BLOCK_ROWS).min(k) as u32)
-                    .collect()
-            }
+            Self::VerySparse(columns) => vec![0, columns.k as u32],
         }
     }
 }
@@ -99,14 +91,10 @@ struct Table {
     first: usize,
     /// Sparse JL: one entry per coordinate and block, `[(b − first)·n + jj]`.
     fixed: Vec<u32>,
-    /// Very sparse: block `b` has entries `starts[b]..starts[b + 1]`.
-    starts: Vec<u32>,
-    /// Very sparse: coordinate of each entry, relative to the super-tile.
+    /// Very sparse: coordinate of each entry, relative to the super-tile, in increasing order.
     coords: Vec<u32>,
     /// Very sparse: the entries.
     ragged: Vec<u32>,
-    /// Very sparse: entries and coordinates in hashing order, before bucketing.
-    unsorted: Vec<(u32, u32)>,
     /// Very sparse: the hash of each column of the super-tile.
     bases: Vec<u64>,
     /// Very sparse: the number of nonzeros of each column of the super-tile.
@@ -134,9 +122,8 @@ impl Table {
         }
     }
 
-    /// Hashes very sparse coordinates and buckets their entries by block of
-    /// [`RAGGED_BLOCK_ROWS`], keeping coordinate order within each block. The column hashes
-    /// and counts are computed for the whole super-tile first, in loops that vectorise.
+    /// Hashes very sparse coordinates, in coordinate order. The column hashes and counts are
+    /// computed for the whole super-tile first, in loops that vectorise.
     #[inline(always)]
     fn fill_ragged(&mut self, columns: &VerySparseColumns, j0: usize, n: usize) {
         self.first = 0;
@@ -150,39 +137,13 @@ impl Table {
             *count = columns.count(base) as u32;
         }
 
-        self.unsorted.clear();
-        let mut column = Vec::new();
+        self.coords.clear();
+        self.ragged.clear();
         for (jj, (&base, &count)) in self.bases.iter().zip(&self.counts).enumerate() {
             if count > 0 {
-                column.clear();
-                columns.rows_into(base, count as usize, &mut column, &mut self.seen);
-                self.unsorted.extend(column.iter().map(|&e| (jj as u32, e)));
+                columns.rows_into(base, count as usize, &mut self.ragged, &mut self.seen);
+                self.coords.resize(self.ragged.len(), jj as u32);
             }
-        }
-        self.bucket(columns.k);
-    }
-
-    /// Sorts `unsorted` into blocks of [`RAGGED_BLOCK_ROWS`] rows, stably.
-    fn bucket(&mut self, k: usize) {
-        let block_of = |e: u32| (e >> 1) as usize / RAGGED_BLOCK_ROWS;
-        let blocks = k.div_ceil(RAGGED_BLOCK_ROWS);
-        self.starts.clear();
-        self.starts.resize(blocks + 1, 0);
-        for &(_, e) in &self.unsorted {
-            self.starts[block_of(e) + 1] += 1;
-        }
-        for b in 0..blocks {
-            self.starts[b + 1] += self.starts[b];
-        }
-        let total = self.unsorted.len();
-        self.coords.resize(total, 0);
-        self.ragged.resize(total, 0);
-        let mut next = self.starts.clone();
-        for &(c, e) in &self.unsorted {
-            let at = &mut next[block_of(e)];
-            self.coords[*at as usize] = c;
-            self.ragged[*at as usize] = e;
-            *at += 1;
         }
     }
 
@@ -190,12 +151,11 @@ impl Table {
     /// of block `b`.
     #[inline(always)]
     fn block(&self, b: usize) -> (Option<&[u32]>, &[u32]) {
-        if self.starts.is_empty() {
+        if self.fixed.is_empty() {
+            (Some(&self.coords), &self.ragged)
+        } else {
             let at = (b - self.first) * self.n;
             (None, &self.fixed[at..at + self.n])
-        } else {
-            let range = self.starts[b] as usize..self.starts[b + 1] as usize;
-            (Some(&self.coords[range.clone()]), &self.ragged[range])
         }
     }
 }
