@@ -20,7 +20,7 @@ use burn::module::Module;
 use fisher_core::ImageBatch;
 use fisher_jl::{ProjectionConfig, ProjectionKind};
 use fisher_pixelcnn::{Head, PixelCnn, PixelCnnConfig};
-use fisher_score::{ScoreModel, ScoreProjection, project_scores, reference_scores};
+use fisher_score::{FisherEmbedder, ScoreModel, reference_scores};
 
 use super::Common;
 use super::train::HeadKind;
@@ -47,6 +47,10 @@ pub struct Args {
     /// reported.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
+    /// Run the scores' probed passes on at most this many images at a time (0 = the whole
+    /// batch).
+    #[arg(long, default_value_t = 0)]
+    pub micro_batch: usize,
     /// Images of the single-example loop.
     #[arg(long, default_value_t = 8)]
     pub loop_images: usize,
@@ -68,7 +72,6 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
                 .init(&device)?
         }
     };
-    let frozen = model.clone().no_grad();
     let config = model.config();
     let d = ScoreModel::num_free_parameters(&model);
     println!(
@@ -90,7 +93,10 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         .with_kind(ProjectionKind::SparseJl { nonzeros: args.s })
         .with_seed(common.seed)
         .init()?;
-    let projection = ScoreProjection::Host(projection);
+    let mut embedder = FisherEmbedder::new(model.clone().no_grad(), projection.into())?;
+    if args.micro_batch > 0 {
+        embedder = embedder.with_micro_batch(args.micro_batch)?;
+    }
 
     let mut plain = || {
         let ll = model.log_likelihood_cond(batch.clone(), None)?;
@@ -98,7 +104,7 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         Ok(())
     };
     let mut scores = || {
-        let z = project_scores(&frozen, batch.clone(), None, &projection, None)?;
+        let z = embedder.scores(batch.clone(), None)?;
         drop(z.into_data());
         Ok(())
     };

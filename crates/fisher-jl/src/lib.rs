@@ -15,16 +15,19 @@
 //!
 //! | [`ProjectionKind`] | column `j` of `P` | cost per coordinate | `Var(‖Px‖²/‖x‖²)` |
 //! | --- | --- | --- | --- |
-//! | `SparseJl { nonzeros: s }` | exactly `s` entries `±1/√s`, one in each of `s` row blocks | `s` | `2(1 − q)/k` (when `s` divides `k`) |
-//! | `VerySparse { density: ρ }` | entries `±√(1/(ρk))` with probability `ρ/2` each, else 0 | `ρ·k` | `(2 + (1/ρ − 3)·q)/k` |
+//! | `SparseJl { nonzeros: s }` | `s` entries `±1/√s`, one per row block | `s` | `2(1 − q)/k` ¹ |
+//! | `VerySparse { density: ρ }` | `±√(1/(ρk))` w.p. `ρ/2` each | `ρ·k` | `(2 + (1/ρ − 3)·q)/k` |
 //! | `Gaussian` | entries `N(0, 1/k)` | `k` | `2/k` |
+//!
+//! ¹ When `s` divides `k`; in general `(2/s²)·Σ_b 1/n_b · (1 − q)`, with `n_b` the rows of
+//! block `b` ([`Projection::norm_ratio_variance`] computes it for any `x`).
 //!
 //! - **Sparse JL** (Kane and Nelson, *Sparser Johnson–Lindenstrauss transforms*, J. ACM 2014,
 //!   the *block construction*; Dasgupta, Kumar and Sarlós 2010 before them): rows are cut
 //!   into `s` blocks `⌊i·k/s⌋ .. ⌊(i+1)·k/s⌋` and each coordinate gets one nonzero `±1/√s` in
 //!   each block, at a uniform row with an independent sign. `s = 1` is the CountSketch.
 //!   `‖Px‖² − ‖x‖² = (1/s)·Σ_{j≠j'} x_j x_j' Σ_r σ_rj σ_rj' η_rj η_rj'`, whose variance is
-//!   `(2/s²)·Σ_b 1/|b| · (‖x‖⁴ − ‖x‖₄⁴)`: the same for every `s` when `s` divides `k`; a
+//!   `(2/s²)·Σ_b 1/n_b · (‖x‖⁴ − ‖x‖₄⁴)`: the same for every `s` when `s` divides `k`; a
 //!   larger `s` shortens the tails for inputs concentrated on few coordinates (Kane and Nelson
 //!   need `s = Θ(ε⁻¹ log(1/δ))` for the worst case). The default is `s = 4`
 //!   ([`DEFAULT_NONZEROS`]); Tropp et al. (2019) recommend `8` as safe for any input.
@@ -45,8 +48,8 @@
 //! beside embeddings; it serialises to JSON). Set-up takes microseconds for any `d`.
 //!
 //! - Sparse JL: draws `2p` and `2p + 1` of coordinate `j` share the 64-bit hash `h(κ_p, j)`;
-//!   in each 32-bit half, bit 0 is the sign and the other 31 bits pick the row in the block as
-//!   `⌊v·|b|/2³¹⌋`.
+//!   in each 32-bit half, bit 0 is the sign and the other 31 bits `v` pick the row in a block
+//!   of `n_b` rows as `⌊v·n_b/2³¹⌋`.
 //! - Very sparse: the count of nonzeros of coordinate `j` is `Binomial(k, ρ)`, drawn by
 //!   inverting its tabulated distribution function at `h(κ, j)`; the rows are a uniform subset
 //!   of that size (Floyd's algorithm over the SplitMix64 stream keyed by `h(κ, j)`), which gives
@@ -116,7 +119,7 @@
 //!   every call. On the CPU it is much slower than the host path, which it does not use.
 //! - The tensor form [`Projection::accumulate_tensor`] cannot see which chunks were fed
 //!   before; keep a [`Coverage`] beside it to refuse overlapping chunks.
-//! - Row draws are uniform within `|b|·2⁻³¹` relative (sparse JL) or `m·2⁻⁶³` (very sparse);
+//! - Row draws are uniform within `n_b·2⁻³¹` relative (sparse JL) or `m·2⁻⁶³` (very sparse);
 //!   the binomial table drops counts of probability below `2⁻⁷⁰` relative to the mode.
 //! - Speed: on the shared 2-core development machine the default (`s = 4`, batch 32) ran at
 //!   about 38% of the rate of a plain streaming read measured at the same moment, short of
@@ -127,9 +130,11 @@
 //!   4 rows use scalar code, and every group hashes the columns again. Only AVX2 is used on
 //!   x86-64 (no AVX-512 kernel); other architectures get the portable code, correct but
 //!   slower.
-//! - The very sparse kind hashes each coordinate's nonzeros once per group of 16 batch rows
-//!   and buckets them by row block; it is several times slower per coordinate than sparse JL
-//!   with the same number of nonzeros.
+//! - The very sparse kind draws each nonzero with scalar code (a binomial count, then
+//!   Floyd's algorithm), once per group of 16 batch rows, and adds its nonzeros in coordinate
+//!   order into the whole accumulator: it is several times slower per coordinate than sparse
+//!   JL with the same number of nonzeros, and slower still when `ρ·k` is large (16 nonzeros
+//!   per coordinate at `d = 65 536`, `k = 4096`).
 //! - The Gaussian kind costs `k` hashes and a Box–Muller transform per coordinate and entry
 //!   of the product: use it for tests and small `d` only. [`Projection::to_dense`] holds
 //!   `4·k·d` bytes.

@@ -168,11 +168,12 @@ impl Projection {
     }
 
     /// `Var(‖Px‖² / ‖x‖²)` over the random choice of `P` (that is, of the seed) for a fixed
-    /// `x`, with `q = ‖x‖₄⁴ / ‖x‖₂⁴` (between `1/d` for a flat vector and `1` for a spike):
+    /// `x`, with `q = ‖x‖₄⁴ / ‖x‖₂⁴` (between `1/d` for a flat vector and `1` for a spike) and
+    /// `n_b` the number of rows of block `b`:
     ///
     /// | kind | variance |
     /// | --- | --- |
-    /// | sparse JL | `(2/s²) · Σ_b 1/|b| · (1 − q)`, which is `2(1 − q)/k` when `s` divides `k` |
+    /// | sparse JL | `(2/s²) · Σ_b 1/n_b · (1 − q)`, which is `2(1 − q)/k` when `s` divides `k` |
     /// | very sparse | `(2 + (1/ρ − 3)·q) / k` (Li, Hastie and Church 2006, Lemma 1) |
     /// | Gaussian | `2/k` |
     ///

@@ -235,3 +235,33 @@ fn fitted_statistics_survive_a_file() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn micro_batches_give_the_same_embeddings() {
+    let device = device();
+    let model = || TinyModel::new(1, TinyHead::Categorical, 0, &device, false);
+    let d = model().num_free_parameters();
+    let jl = || {
+        fisher_jl::ProjectionConfig::new(d, 16)
+            .with_seed(5)
+            .init()
+            .unwrap()
+    };
+    let data = images(7, model().shape, 3).to_tensor(&device);
+
+    let whole = FisherEmbedder::new(model(), jl().into()).unwrap();
+    let parts = FisherEmbedder::new(model(), jl().into())
+        .unwrap()
+        .with_micro_batch(3)
+        .unwrap();
+    let a = host(whole.embed(data.clone()).unwrap());
+    let b = host(parts.embed(data).unwrap());
+    assert_eq!(a.len(), 7 * 16);
+    Tolerance::new(1e-5, 1e-6 * f64::from(max_abs(&a))).assert(&b, &a);
+    assert!(
+        FisherEmbedder::new(model(), jl().into())
+            .unwrap()
+            .with_micro_batch(0)
+            .is_err()
+    );
+}
