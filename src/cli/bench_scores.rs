@@ -79,8 +79,12 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         config.image, config.hidden_channels, config.layers, config.head
     );
     println!(
-        "batch {} on {:?}, {} threads, k = {}, {} repetitions",
+        "batch {} (micro-batch {}) on {:?}, {} threads, k = {}, {} repetitions",
         args.batch_size,
+        match args.micro_batch {
+            0 => "none".to_string(),
+            m => m.to_string(),
+        },
         common.device,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         args.k,
