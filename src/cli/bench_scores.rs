@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
+use clap::ValueEnum;
 use fisher_core::ImageBatch;
 use fisher_jl::{ProjectionConfig, ProjectionKind};
 use fisher_pixelcnn::{Head, PixelCnn, PixelCnnConfig};
@@ -24,6 +25,19 @@ use fisher_score::{FisherEmbedder, ScoreModel, reference_scores};
 
 use super::Common;
 use super::train::HeadKind;
+
+/// One of the measured computations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Part {
+    /// A plain forward and backward pass of the batch.
+    Plain,
+    /// The batched, projected scores of the whole batch at once.
+    Scores,
+    /// The same, in micro-batches.
+    Micro,
+    /// The loop of single-example backward passes.
+    Loop,
+}
 
 /// `fisher bench scores`.
 #[derive(Clone, Debug, clap::Args)]
@@ -47,10 +61,14 @@ pub struct Args {
     /// reported.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
-    /// Run the scores' probed passes on at most this many images at a time (0 = the whole
-    /// batch).
-    #[arg(long, default_value_t = 0)]
+    /// Also measure the scores with the probed passes run on this many images at a time
+    /// (0 = skip).
+    #[arg(long, default_value_t = 4)]
     pub micro_batch: usize,
+    /// Measure only this part, and print the peak resident memory of the process (run once
+    /// per part to compare memory).
+    #[arg(long, value_enum)]
+    pub only: Option<Part>,
     /// Images of the single-example loop.
     #[arg(long, default_value_t = 8)]
     pub loop_images: usize,
@@ -79,12 +97,8 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         config.image, config.hidden_channels, config.layers, config.head
     );
     println!(
-        "batch {} (micro-batch {}) on {:?}, {} threads, k = {}, {} repetitions",
+        "batch {} on {:?}, {} threads, k = {}, median of {} repetitions",
         args.batch_size,
-        match args.micro_batch {
-            0 => "none".to_string(),
-            m => m.to_string(),
-        },
         common.device,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         args.k,
@@ -97,10 +111,10 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         .with_kind(ProjectionKind::SparseJl { nonzeros: args.s })
         .with_seed(common.seed)
         .init()?;
-    let mut embedder = FisherEmbedder::new(model.clone().no_grad(), projection.into())?;
-    if args.micro_batch > 0 {
-        embedder = embedder.with_micro_batch(args.micro_batch)?;
-    }
+    let whole = FisherEmbedder::new(model.clone().no_grad(), projection.clone().into())?;
+    let micro = FisherEmbedder::new(model.clone().no_grad(), projection.into())?
+        .with_micro_batch(args.micro_batch.max(1))?;
+    let single = images.slice(0, args.loop_images).to_tensor(&device);
 
     let mut plain = || {
         let ll = model.log_likelihood_cond(batch.clone(), None)?;
@@ -108,35 +122,59 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         Ok(())
     };
     let mut scores = || {
-        let z = embedder.scores(batch.clone(), None)?;
-        drop(z.into_data());
+        drop(whole.scores(batch.clone(), None)?.into_data());
         Ok(())
     };
-    let [plain, scores] = interleaved(args.reps, [&mut plain, &mut scores])?;
-    let (plain, plain_rss) = plain;
-    let (scores, scores_rss) = scores;
-    let single = images.slice(0, args.loop_images).to_tensor(&device);
-    let (looped, _) = time_once(|| {
+    let mut micro_scores = || {
+        drop(micro.scores(batch.clone(), None)?.into_data());
+        Ok(())
+    };
+    let mut looped = || {
         drop(reference_scores(&model, single.clone(), None)?);
         Ok(())
-    })?;
+    };
 
-    let rate = |seconds: f64, n: usize| n as f64 / seconds;
-    let (plain_rate, scores_rate) = (rate(plain, args.batch_size), rate(scores, args.batch_size));
-    println!(
-        "plain forward+backward    {plain_rate:6.1} examples/s   peak RSS {}",
-        mib(plain_rss)
-    );
-    println!(
-        "batched scores, projected {scores_rate:6.1} examples/s   peak RSS {}   {:.2}× the time \
-         of the plain pass",
-        mib(scores_rss),
-        scores / plain
-    );
-    println!(
-        "single-example loop       {:6.1} examples/s",
-        rate(looped, args.loop_images)
-    );
+    let (n, loops) = (args.batch_size, args.loop_images);
+    let micro_label = format!("batched scores, micro-batches of {}", args.micro_batch);
+    let mut all: Vec<(Part, String, usize, &mut dyn FnMut() -> Result<()>)> = vec![
+        (Part::Plain, "plain forward+backward".into(), n, &mut plain),
+        (
+            Part::Scores,
+            "batched scores, projected".into(),
+            n,
+            &mut scores,
+        ),
+    ];
+    if args.micro_batch > 0 {
+        all.push((Part::Micro, micro_label, n, &mut micro_scores));
+    }
+    all.push((Part::Loop, "single-example loop".into(), loops, &mut looped));
+    if let Some(only) = args.only {
+        all.retain(|(part, ..)| *part == only);
+    }
+
+    let mut fns: Vec<&mut dyn FnMut() -> Result<()>> = Vec::new();
+    let mut parts = Vec::new();
+    for (part, label, n, f) in all {
+        parts.push((part, label, n));
+        fns.push(f);
+    }
+    let seconds = interleaved(args.reps, &mut fns)?;
+    let plain_seconds = parts
+        .iter()
+        .zip(&seconds)
+        .find(|((part, ..), _)| *part == Part::Plain)
+        .map(|((.., n), s)| s / *n as f64);
+    for ((_, label, n), s) in parts.iter().zip(&seconds) {
+        let per_example = s / *n as f64;
+        let ratio = plain_seconds.map_or(String::new(), |p| {
+            format!("   {:.2}× the time of the plain pass", per_example / p)
+        });
+        println!("{label:36} {:6.1} examples/s{ratio}", 1.0 / per_example);
+    }
+    if args.only.is_some() {
+        println!("peak resident memory of this process: {}", mib(peak_rss()));
+    }
     Ok(())
 }
 
@@ -155,53 +193,30 @@ fn test_images(n: usize, model: &PixelCnn, seed: u64) -> Result<ImageBatch> {
     Ok(ImageBatch::new(data, n, shape)?)
 }
 
-/// A measurement: seconds per call and peak resident memory (bytes) where reported.
-type Timing = (f64, Option<u64>);
-
-/// The median seconds of `reps` calls of each function after one warm-up each, the calls
-/// alternating so that a change of machine load hits all alike, and the peak resident memory
-/// of each function's calls.
-fn interleaved<const N: usize>(
-    reps: usize,
-    mut fs: [&mut dyn FnMut() -> Result<()>; N],
-) -> Result<[Timing; N]> {
-    let mut seconds = vec![Vec::new(); N];
-    let mut peaks = [None; N];
-    for (f, peak) in fs.iter_mut().zip(&mut peaks) {
-        reset_peak_rss();
+/// The median seconds of `reps` calls of each function after one warm-up call each, the
+/// calls alternating so that a change of machine load hits all alike.
+fn interleaved(reps: usize, fs: &mut [&mut dyn FnMut() -> Result<()>]) -> Result<Vec<f64>> {
+    for f in fs.iter_mut() {
         f()?;
-        *peak = peak_rss();
     }
+    let mut seconds = vec![Vec::new(); fs.len()];
     for _ in 0..reps.max(1) {
-        for (i, f) in fs.iter_mut().enumerate() {
-            reset_peak_rss();
+        for (f, times) in fs.iter_mut().zip(&mut seconds) {
             let start = Instant::now();
             f()?;
-            seconds[i].push(start.elapsed().as_secs_f64());
-            peaks[i] = peaks[i].max(peak_rss());
+            times.push(start.elapsed().as_secs_f64());
         }
     }
-    Ok(std::array::from_fn(|i| {
-        let s = &mut seconds[i];
-        s.sort_by(f64::total_cmp);
-        (s[s.len() / 2], peaks[i])
-    }))
+    Ok(seconds
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        })
+        .collect())
 }
 
-/// Seconds of one call, and the peak resident memory during it.
-fn time_once(f: impl FnOnce() -> Result<()>) -> Result<Timing> {
-    reset_peak_rss();
-    let start = Instant::now();
-    f()?;
-    Ok((start.elapsed().as_secs_f64(), peak_rss()))
-}
-
-/// Resets the kernel's peak-RSS mark of this process (Linux; does nothing elsewhere).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// The peak resident set size since the last reset, from `/proc/self/status` (Linux).
+/// The peak resident set size of this process, from `/proc/self/status` (Linux).
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

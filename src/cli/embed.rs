@@ -148,13 +148,10 @@ pub struct Args {
     /// otherwise, so that shards and later runs share one fit.
     #[arg(long)]
     pub stats: Option<PathBuf>,
-    /// Images per batch; shards of one run must use the same.
-    #[arg(long, default_value_t = 32)]
+    /// Images per batch; shards of one run must use the same. Small batches use less memory
+    /// and, on the CPU backend, run no slower (see `docs/benchmarks.md`).
+    #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
-    /// Run the Fisher scores' probed passes on at most this many images at a time (0 = the
-    /// whole batch); less memory, same embeddings.
-    #[arg(long, default_value_t = 0)]
-    pub micro_batch: usize,
     /// Which part of the run to compute, `i/n` with `i` in `0..n`.
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
@@ -384,9 +381,6 @@ fn build(
             };
             let model = model.context("no model")?.clone();
             let mut fisher = FisherEmbedder::new(model, projection)?;
-            if args.micro_batch > 0 {
-                fisher = fisher.with_micro_batch(args.micro_batch)?;
-            }
             if let Normalisation::DiagonalFisher { damping } = normalisation {
                 let diagonal = fit.diagonal_fisher(&fisher, damping, device)?;
                 fisher = fisher.with_diagonal_fisher(diagonal)?;
