@@ -1,7 +1,9 @@
 //! Per-example Fisher scores of the default PixelCNN (1×28×28, 64 channels, 8 gated layers,
 //! categorical head) on the flex CPU backend, batch 32, against the two yardsticks of the
 //! issue: a plain batched forward and backward pass of the same model, and a loop of
-//! single-example backward passes. Throughput is reported in examples per second.
+//! single-example backward passes. Throughput is reported in examples per second. The scores
+//! are measured twice: the whole batch in one probed pass, and in micro-batches of 4 (the same
+//! embeddings; on two cores small micro-batches keep the activations in cache).
 //!
 //! ```text
 //! cargo bench -p fisher-embed --bench scores
@@ -17,11 +19,12 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fisher_jl::ProjectionConfig;
 use fisher_pixelcnn::{Head, PixelCnn, PixelCnnConfig};
-use fisher_score::{ScoreModel, ScoreProjection, project_scores, reference_scores};
+use fisher_score::{FisherEmbedder, ScoreModel, ScoreProjection, project_scores, reference_scores};
 
 const BATCH: usize = 32;
 const LOOP: usize = 4;
 const K: usize = 1024;
+const MICRO: usize = 4;
 
 /// Deterministic images covering every sub-pixel value.
 fn images(n: usize, model: &PixelCnn, device: &Device) -> Tensor<4, Int> {
@@ -40,7 +43,12 @@ fn bench_head(c: &mut Criterion, head: Head, label: &str) {
         .unwrap();
     let frozen = model.clone().no_grad();
     let d = ScoreModel::num_free_parameters(&model);
-    let projection = ScoreProjection::Host(ProjectionConfig::new(d, K).init().unwrap());
+    let config = ProjectionConfig::new(d, K);
+    let projection = ScoreProjection::Host(config.init().unwrap());
+    let micro = FisherEmbedder::new(frozen.clone(), config.init().unwrap().into())
+        .unwrap()
+        .with_micro_batch(MICRO)
+        .unwrap();
     let batch = images(BATCH, &model, &device);
     let single = images(LOOP, &model, &device);
 
@@ -60,6 +68,10 @@ fn bench_head(c: &mut Criterion, head: Head, label: &str) {
     group.bench_function(BenchmarkId::new("batched_scores_projected", BATCH), |b| {
         b.iter(|| project_scores(&frozen, batch.clone(), None, &projection, None).unwrap())
     });
+    group.bench_function(
+        BenchmarkId::new("batched_scores_micro_batches_of_4", BATCH),
+        |b| b.iter(|| micro.scores(batch.clone(), None).unwrap()),
+    );
 
     group.throughput(Throughput::Elements(LOOP as u64));
     group.bench_function(BenchmarkId::new("single_example_loop", LOOP), |b| {

@@ -74,6 +74,9 @@ pub struct Args {
     pub loop_images: usize,
 }
 
+/// One timed part of the benchmark: which, its label, images per run, and the work.
+type Timed<'a> = (Part, String, usize, &'a mut dyn FnMut() -> Result<()>);
+
 /// Runs `fisher bench scores`.
 pub fn run(args: Args, common: &Common) -> Result<()> {
     let device = common.device.device()?.autodiff();
@@ -136,7 +139,7 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
 
     let (n, loops) = (args.batch_size, args.loop_images);
     let micro_label = format!("batched scores, micro-batches of {}", args.micro_batch);
-    let mut all: Vec<(Part, String, usize, &mut dyn FnMut() -> Result<()>)> = vec![
+    let mut all: Vec<Timed<'_>> = vec![
         (Part::Plain, "plain forward+backward".into(), n, &mut plain),
         (
             Part::Scores,

@@ -337,13 +337,14 @@ fn train_loop(
     let mut recent = VecDeque::with_capacity(50);
     let first = decoder.steps();
 
+    let mut last_save = first;
     loop {
         let options = FitOptions {
             epochs: args.epochs,
             batch_size: args.batch_size,
             seed: common.seed,
-            checkpoint: Some(args.out.clone()),
-            checkpoint_every: args.save_every,
+            checkpoint: None,
+            checkpoint_every: 0,
             step_limit: Some(20),
         };
         let report = fit(decoder, &pairs, &options, device, |p| {
@@ -355,6 +356,10 @@ fn train_loop(
             bar.set_position(p.step as u64);
             bar.set_message(format!("epoch {}  loss {mean:.4}", p.epoch));
         })?;
+        if decoder.steps() - last_save >= args.save_every.max(1) {
+            decoder.save(&args.out)?;
+            last_save = decoder.steps();
+        }
         let out_of_time = budget.is_some_and(|b| start.elapsed() >= b);
         if report.steps_run == 0 || out_of_time {
             break;
