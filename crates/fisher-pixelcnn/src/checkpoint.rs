@@ -6,7 +6,7 @@
 //! ```text
 //! "FPIXCNN1"            8-byte magic, the last byte is the format version
 //! u64 n_h, header       JSON: model config, training config and state, SHA-256 of the parts
-//! u64 n_m, model        Burn burnpack record of the parameters (paths such as layers.0.v_conv.weight)
+//! u64 n_m, model        Burn burnpack record of the parameters (paths: layers.0.v_conv.weight)
 //! u64 n_o, optimizer    Burn burnpack record of the Adam state, n_o = 0 when absent
 //! ```
 //!

@@ -46,14 +46,14 @@ impl Head {
 /// Configuration of a [`PixelCnn`]; build one with [`PixelCnnConfig::new`] or a shipped
 /// preset, then call [`init`](PixelCnnConfig::init).
 ///
-/// Parameter counts of the presets (every weight and bias, masked entries included; the
-/// free count excludes the weights a mask holds at zero):
+/// Parameter counts of the presets, all with 8 gated layers (every weight and bias, masked
+/// entries included; the free count excludes the weights a mask holds at zero):
 ///
 /// | preset | head | parameters | free parameters |
 /// | --- | --- | --- | --- |
-/// | [`fashion_mnist`](Self::fashion_mnist) (1×28×28, 64 ch, 8 layers) | categorical | 670 592 | 670 464 |
+/// | [`fashion_mnist`](Self::fashion_mnist): 1×28×28, 64 ch | categorical | 670 592 | 670 464 |
 /// | same with [`Head::LogisticMixture`]`(5)` | mixture, 5 | 639 503 | 639 375 |
-/// | [`rgb`](Self::rgb)`(32, 32)` (3×32×32, 96 ch, 8 layers) | mixture, 10 | 1 461 028 | 1 381 156 |
+/// | [`rgb`](Self::rgb)`(32, 32)`: 3×32×32, 96 ch | mixture, 10 | 1 461 028 | 1 381 156 |
 ///
 /// A test (`tests/config.rs`) checks these numbers against the built models.
 #[derive(Config, Debug, PartialEq)]

@@ -14,7 +14,8 @@
 //! `P(1) = 1 − σ((1 − δ − μ)/eˢ)`. A pixel with channels `r, g, b` has
 //!
 //! ```text
-//! p(r, g, b) = Σₖ πₖ · P(r | μᵣₖ, sᵣₖ) · P(g | μ_gₖ + αₖ·r, s_gₖ) · P(b | μ_bₖ + βₖ·r + γₖ·g, s_bₖ)
+//! p(r, g, b) = Σₖ πₖ · P(r | μᵣₖ, sᵣₖ) · P(g | μ_gₖ + αₖ·r, s_gₖ)
+//!                  · P(b | μ_bₖ + βₖ·r + γₖ·g, s_bₖ)
 //! ```
 //!
 //! with `α, β, γ = tanh(·)` of network outputs. The mixture weights `π` and the red

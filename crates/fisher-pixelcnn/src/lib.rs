@@ -19,7 +19,7 @@
 //! | item | does |
 //! | --- | --- |
 //! | [`PixelCnnConfig`] | sizes, head, conditioning, init seed; `init(&device)` |
-//! | [`PixelCnn`] | [`DensityModel`](fisher_core::DensityModel), `log_prob_map`, `sample`, `save`/`load` |
+//! | [`PixelCnn`] | [`DensityModel`](fisher_core::DensityModel), `log_prob_map`, `sample` |
 //! | [`PixelCnn::log_likelihood_probed`] | the probe API for per-example gradients ([`probe`]) |
 //! | [`Trainer`], [`evaluate`] | Adam with learning-rate decay, checkpoints, test bits/dim |
 //!
