@@ -1,16 +1,19 @@
 //! `fisher bench scores`: examples per second of the batched per-example scores, of the loop
 //! of single-example backward passes, and of a plain batched forward and backward pass of the
-//! same model (the yardstick: the scores need no more arithmetic than that), with the peak
-//! resident memory of each.
+//! same model (the yardstick: the scores need no more arithmetic than that).
 //!
 //! ```text
 //! $ fisher bench scores
-//! model 1x28x28, 64 channels, 8 layers, categorical head: d = 670464 parameters
-//! batch 32 on flex, 2 threads, k = 1024, 3 repetitions
-//! plain forward+backward     5.6 examples/s   peak RSS 1520 MiB
-//! batched scores, projected  6.1 examples/s   peak RSS 1490 MiB   0.92× the time of the plain pass
-//! single-example loop        4.9 examples/s
+//! model 1x28x28, 64 channels, 8 layers, Categorical head: d = 670464 parameters
+//! batch 32 on Flex, 2 threads, k = 1024, median of 3 repetitions
+//! plain forward+backward                  2.0 examples/s   1.00× the time of the plain pass
+//! batched scores, projected               2.7 examples/s   0.74× the time of the plain pass
+//! batched scores, micro-batches of 4      4.5 examples/s   0.44× the time of the plain pass
+//! single-example loop                     3.7 examples/s   0.55× the time of the plain pass
 //! ```
+//!
+//! (2 busy cores.) With `--only PART` one computation runs alone and the peak resident
+//! memory of the process is printed.
 
 use std::path::PathBuf;
 use std::time::Instant;

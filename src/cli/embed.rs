@@ -4,7 +4,7 @@
 //! ```text
 //! $ fisher embed --checkpoint fashion.ckpt --split test --count 2000 --k 1024 \
 //!       --out test.safetensors
-//! [00:01:40] ██████████████████████████████ 2000/2000 images  20.0 images/s
+//! [00:05:08] ██████████████████████████████ 2000/2000 images  6.5 images/s
 //! wrote 2000 embeddings of length 1024 to test.safetensors (shard 0/1, fisher, sparse-jl(s=8))
 //!
 //! $ fisher embed ... --shard 0/2 --out part0.safetensors   # on one machine

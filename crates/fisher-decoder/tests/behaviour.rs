@@ -300,3 +300,49 @@ fn a_checkpoint_of_another_architecture_is_a_typed_error_naming_both_values() {
     assert!(err.to_string().contains("truncated"), "{err}");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn warm_start_copies_an_unconditional_pixelcnn() {
+    let device = Device::flex();
+    let arch = PixelCnnConfig::new(shape())
+        .with_hidden_channels(8)
+        .with_layers(2)
+        .with_first_kernel(3)
+        .with_head_channels(8)
+        .with_head(Head::LogisticMixture(2));
+    let unconditional = arch.clone().with_seed(9).init(&device).unwrap();
+    let config = PixelCnnDecoderConfig::new(K, arch.clone().with_cond_dim(8).with_seed(1));
+    let mut decoder = config.init(spec(K), &device).unwrap();
+
+    // z = 0 gives zero features (the map z ↦ c has zero bias at init), so the decoder's
+    // likelihood is then the PixelCNN's own.
+    let images = blobs(3, shape(), 2);
+    let zeros = vec![0.0; 3 * K];
+    let ll = |d: &fisher_decoder::PixelCnnDecoder| {
+        let z = tensor2(&zeros, 3, K, &device);
+        let ll = d.log_likelihood(z, images.to_tensor(&device), 0).unwrap();
+        common::host(ll.unwrap())
+    };
+    use fisher_core::DensityModel;
+    let reference = common::host(
+        unconditional
+            .log_likelihood(images.to_tensor(&device))
+            .unwrap(),
+    );
+    assert!((ll(&decoder)[0] - reference[0]).abs() > 1e-3);
+    decoder.warm_start(&unconditional).unwrap();
+    fisher_core::Tolerance::new(1e-5, 1e-4).assert(&ll(&decoder), &reference);
+
+    let wider = arch.with_hidden_channels(12).init(&device).unwrap();
+    let err = decoder.warm_start(&wider).unwrap_err().to_string();
+    assert!(
+        err.contains("hidden_channels") && err.contains("12"),
+        "{err}"
+    );
+
+    let z = embeddings(3, K, 1);
+    decoder
+        .train_step(tensor2(&z, 3, K, &device), images.to_tensor(&device))
+        .unwrap();
+    assert!(decoder.warm_start(&unconditional).is_err());
+}
