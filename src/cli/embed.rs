@@ -272,7 +272,7 @@ fn load_images(
             }
             let first = match split {
                 SplitChoice::Train => 0,
-                SplitChoice::Test => 1_000_000,
+                SplitChoice::Test => fisher_data::FACES_TEST_START,
             } + start as u64;
             let faces = Faces::new(FacesConfig::default(), args.data_seed)?;
             let data = faces.generate(first, count)?.into_parts().0;

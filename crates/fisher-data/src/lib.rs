@@ -105,7 +105,9 @@ pub use celeba::{CelebaConfig, CelebaPartition};
 pub use cifar::{CIFAR10_CLASSES, Cifar10, CifarStream};
 pub use dataset::{Attributed, Attributes, Examples, Labeled, Split};
 pub use error::{Error, Result};
-pub use faces::{FACE_ATTRIBUTES, FaceAttributes, FaceParams, Faces, FacesConfig, FacesStream};
+pub use faces::{
+    FACE_ATTRIBUTES, FACES_TEST_START, FaceAttributes, FaceParams, Faces, FacesConfig, FacesStream,
+};
 pub use files::{Crop, ImageFiles, ImageFilesStream};
 pub use folder::FolderConfig;
 pub use grid::{GridLayout, RgbPicture, grid_picture, write_grid, write_png};

@@ -299,8 +299,18 @@ pub(crate) fn accumulate(
     work.into_par_iter().for_each(|w| run(w, columns, j0));
 }
 
-/// Runs one task with the best instructions available.
+/// Runs one task with the best instructions available: AVX-512 (one 16-lane addition per
+/// entry), AVX2 (two 8-lane additions) or plain code.
 fn run(work: Work<'_>, columns: Columns<'_>, j0: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        return simd.vectorize(TaskOp {
+            simd,
+            work,
+            columns,
+            j0,
+        });
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
         return simd.vectorize(TaskOp {
@@ -490,9 +500,16 @@ mod avx2 {
     use core::arch::x86_64::__m256;
 
     use pulp::bytemuck::cast;
-    use pulp::x86::V3;
+    use pulp::x86::{V3, V4};
 
     use super::{Lanes, Transpose, ZEROS, transpose_columns};
+
+    impl Transpose for V4 {
+        #[inline(always)]
+        fn transpose(self, rows: &[&[f32]], t0: usize, len: usize, xt: &mut [Lanes]) {
+            (*self).transpose(rows, t0, len, xt);
+        }
+    }
 
     impl Transpose for V3 {
         #[inline(always)]
@@ -599,6 +616,58 @@ mod tests {
                 let mut xt = vec![Lanes::default(); TILE];
                 simd.vectorize(|| simd.transpose(&rows, 3, len, &mut xt));
                 assert_eq!(xt, expected, "batch {batch}, len {len}");
+            }
+        }
+    }
+
+    /// Runs one task over a whole group with the instructions of `simd`.
+    fn task_with<T: Transpose>(simd: T, columns: Columns<'_>, data: &[Vec<f32>]) -> Vec<Lanes> {
+        let k = match columns {
+            Columns::Sparse(c) => *c.starts.last().unwrap() as usize,
+            Columns::VerySparse(c) => c.k,
+        };
+        let blocks = columns.blocks().len() - 1;
+        let mut slots = vec![Lanes::default(); 2 * k];
+        let work = Work {
+            input: data.iter().map(|r| r.as_slice()).collect(),
+            slots: Slots::Wide(&mut slots),
+            base: 0,
+            blocks: 0..blocks,
+        };
+        let op = TaskOp {
+            simd,
+            work,
+            columns,
+            j0: 5,
+        };
+        pulp::NullaryFnOnce::call(op);
+        slots
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        let n = SUPER + 300;
+        let data: Vec<Vec<f32>> = (0..13)
+            .map(|b| {
+                (0..n)
+                    .map(|j| ((b * 7919 + j * 104_729) % 1000) as f32 / 37.0)
+                    .collect()
+            })
+            .collect();
+        let sparse = SparseJlColumns::new(256, 4, 3);
+        let very = VerySparseColumns::new(256, 0.05, 3);
+        for columns in [Columns::Sparse(&sparse), Columns::VerySparse(&very)] {
+            let portable = task_with(Portable, columns, &data);
+            assert!(portable.iter().any(|l| l.0[12] != 0.0));
+            #[cfg(target_arch = "x86_64")]
+            if let Some(simd) = pulp::x86::V3::try_new() {
+                let v3 = simd.vectorize(|| task_with(simd, columns, &data));
+                assert!(v3 == portable, "AVX2 differs from the portable code");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if let Some(simd) = pulp::x86::V4::try_new() {
+                let v4 = simd.vectorize(|| task_with(simd, columns, &data));
+                assert!(v4 == portable, "AVX-512 differs from the portable code");
             }
         }
     }

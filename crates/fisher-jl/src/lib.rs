@@ -96,7 +96,8 @@
 //! Measured figures are in `docs/benchmarks.md` of the repository; run `fisher bench
 //! projection --d 4194304 --k 4096 --batch 32` or `cargo bench --bench projection` to measure
 //! a machine. The host kernel hashes the nonzeros of 8192 coordinates at a time, transposes
-//! the input to 16-lane vectors (AVX2 where available, chosen at run time) and adds one vector
+//! the input to 16-lane vectors (AVX-512 or AVX2 where available, chosen at run time; every
+//! instruction set gives the same bits) and adds one vector
 //! per nonzero into an accumulator block that stays in cache; memory beyond input and output
 //! is about 1 MiB per thread.
 //!
@@ -121,14 +122,15 @@
 //!   before; keep a [`Coverage`] beside it to refuse overlapping chunks.
 //! - Row draws are uniform within `n_b·2⁻³¹` relative (sparse JL) or `m·2⁻⁶³` (very sparse);
 //!   the binomial table drops counts of probability below `2⁻⁷⁰` relative to the mode.
-//! - Speed: on the shared 2-core development machine the default (`s = 4`, batch 32) ran at
-//!   about 38% of the rate of a plain streaming read measured at the same moment, short of
-//!   the 50% aimed for; `s = 1` reached 65% and `s = 8` about 25% (`docs/benchmarks.md`).
-//!   The cost per nonzero is one 16-lane addition into an accumulator block held in L2.
+//! - Speed: on the idle 2-core development machine the default (`s = 4`, batch 32,
+//!   `d = 2²²`, `k = 4096`) projects 8.3–8.5 GB/s, 41–44% of the rate of a plain streaming
+//!   read measured right after, short of the 50% aimed for; `s = 1` reached 58–71%, `s = 2`
+//!   57% and `s = 8` 23% (`docs/benchmarks.md`). The cost per nonzero is one 16-lane
+//!   addition into an accumulator block held in L1/L2, plus hashing.
 //! - The batch is handled in groups of 16 rows: a batch that is not a multiple of 16 leaves
 //!   lanes empty (batch 8 runs at half the speed per row of batch 32), groups of fewer than
-//!   4 rows use scalar code, and every group hashes the columns again. Only AVX2 is used on
-//!   x86-64 (no AVX-512 kernel); other architectures get the portable code, correct but
+//!   4 rows use scalar code, and every group hashes the columns again. Only x86-64 has a
+//!   vector kernel (AVX-512 or AVX2); other architectures get the portable code, correct but
 //!   slower.
 //! - The very sparse kind draws each nonzero with scalar code (a binomial count, then
 //!   Floyd's algorithm), once per group of 16 batch rows, and adds its nonzeros in coordinate

@@ -25,6 +25,11 @@ pub use scene::FaceParams;
 /// The attribute names of the procedural faces, in column order.
 pub const FACE_ATTRIBUTES: [&str; 5] = ["smiling", "eyeglasses", "hat", "bangs", "beard"];
 
+/// Index of the first face of the held-out split that the `fisher` programs use: training
+/// faces count up from 0 and test faces from here, so no run of any practical length draws
+/// a test face for training.
+pub const FACES_TEST_START: u64 = 1 << 40;
+
 const ATTRIBUTE_STREAM: u64 = 0;
 const NUISANCE_STREAM: u64 = 1;
 const NOISE_STREAM: u64 = 2;
