@@ -51,6 +51,12 @@ pub struct Args {
     /// Output head of the fresh model.
     #[arg(long, value_enum, default_value_t = HeadKind::Categorical)]
     pub head: HeadKind,
+    /// Hidden channels of the fresh model (its head has twice as many).
+    #[arg(long, default_value_t = 64)]
+    pub hidden: usize,
+    /// Gated layers of the fresh model.
+    #[arg(long, default_value_t = 8)]
+    pub layers: usize,
     /// Images per batch.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -93,6 +99,9 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
             };
             PixelCnnConfig::fashion_mnist()
                 .with_head(head)
+                .with_hidden_channels(args.hidden)
+                .with_head_channels(2 * args.hidden)
+                .with_layers(args.layers)
                 .init(&device)?
         }
     };

@@ -28,16 +28,16 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Subcommand, ValueEnum};
 use fisher_core::{ImageBatch, ImageShape};
-use fisher_data::{Faces, FacesConfig, GridLayout, Mnist, Split};
+use fisher_data::GridLayout;
 use fisher_decoder::{
-    AnyDecoder, DecoderConfig, DecoderKind, DeterministicConfig, DeterministicLoss, EmbeddingSpec,
-    FitOptions, FlowConfig, Metrics, Pairs, PixelCnnDecoderConfig, TrainableDecoder, evaluate, fit,
+    AnyDecoder, DecoderConfig, DecoderKind, DeterministicConfig, DeterministicLoss, FitOptions,
+    FlowConfig, Metrics, PixelCnnDecoderConfig, TrainableDecoder, evaluate, fit,
 };
 use fisher_pixelcnn::{PixelCnn, PixelCnnConfig};
-use fisher_score::Embeddings;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Common;
+use super::paired::Paired;
 
 /// The kind of decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -163,85 +163,6 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         DecoderCommand::Train(a) => run_train(a, common),
         DecoderCommand::Eval(a) => run_eval(a, common),
     }
-}
-
-/// Embeddings, their spec, and the images they were made from, in the same order.
-struct Paired {
-    spec: EmbeddingSpec,
-    z: Vec<f32>,
-    images: ImageBatch,
-}
-
-impl Paired {
-    fn read(path: &Path, data_dir: &Path, count: usize) -> Result<Self> {
-        let file = Embeddings::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let spec = EmbeddingSpec::from_metadata(path, &file.metadata.to_map())?;
-        let n = if count == 0 {
-            file.len()
-        } else {
-            count.min(file.len())
-        };
-        let images = images_for(&file.metadata.dataset, &file.indices[..n], data_dir)
-            .with_context(|| format!("loading the images of {}", path.display()))?;
-        let z = file.values[..n * spec.k].to_vec();
-        Ok(Self { spec, z, images })
-    }
-
-    fn pairs(&self) -> Result<Pairs<'_>> {
-        Ok(Pairs::new(&self.spec, &self.z, &self.images)?)
-    }
-}
-
-/// The images at `indices` of the data set an embeddings file names, e.g.
-/// `fashion-mnist:test[0..2000]` or `faces(seed=3):train[0..500]`.
-fn images_for(dataset: &str, indices: &[i64], data_dir: &Path) -> Result<ImageBatch> {
-    let Some((name, rest)) = dataset.split_once(':') else {
-        bail!("unknown data set {dataset:?} (expected NAME:SPLIT[A..B])");
-    };
-    let split = rest.split('[').next().unwrap_or(rest);
-    let indices: Vec<u64> = indices
-        .iter()
-        .map(|&i| u64::try_from(i).context("negative image index"))
-        .collect::<Result<_>>()?;
-    let (Some(&low), Some(&high)) = (indices.iter().min(), indices.iter().max()) else {
-        bail!("the embeddings file holds no embedding");
-    };
-
-    if name == "fashion-mnist" {
-        let split = match split {
-            "train" => Split::Train,
-            "test" => Split::Test,
-            other => bail!("unknown split {other:?} in {dataset:?}"),
-        };
-        let all = Mnist::new(data_dir).load(split)?.into_parts().0;
-        if high as usize >= all.len() {
-            bail!(
-                "image index {high} is past the {} images of {dataset}",
-                all.len()
-            );
-        }
-        let picked: Vec<usize> = indices.iter().map(|&i| i as usize).collect();
-        return Ok(all.select(&picked));
-    }
-    let Some(seed) = name
-        .strip_prefix("faces(seed=")
-        .and_then(|s| s.strip_suffix(')'))
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        bail!("unknown data set {name:?} in {dataset:?} (fashion-mnist or faces(seed=N))");
-    };
-    let base = match split {
-        "train" => 0,
-        "test" => 1_000_000,
-        other => bail!("unknown split {other:?} in {dataset:?}"),
-    };
-    let faces = Faces::new(FacesConfig::default(), seed)?;
-    let span = faces
-        .generate(base + low, (high - low + 1) as usize)?
-        .into_parts()
-        .0;
-    let picked: Vec<usize> = indices.iter().map(|&i| (i - low) as usize).collect();
-    Ok(span.select(&picked))
 }
 
 /// The decoder config for `args`, images of `shape` and embeddings of length `k`; the

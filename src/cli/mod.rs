@@ -3,12 +3,17 @@
 //! Each subcommand lives in a module of its own with a clap `Args` struct and a `run`
 //! function; this module only parses and dispatches.
 
+pub mod bench_fid;
 pub mod bench_projection;
 pub mod bench_scores;
 pub mod decoder;
 pub mod demo;
+pub mod edit;
 pub mod embed;
 pub mod fid;
+pub mod interpolate;
+mod paired;
+pub mod sample;
 pub mod train;
 
 use anyhow::{Result, bail};
@@ -87,6 +92,12 @@ pub enum Command {
     EmbedMerge(embed::MergeArgs),
     /// Train and measure decoders from embeddings back to images.
     Decoder(decoder::Args),
+    /// Decode straight lines (1 − α)·z_a + α·z_b between pairs of embeddings.
+    Interpolate(interpolate::Args),
+    /// Add or remove an attribute: decode z + λ·(z̄_pos − z̄_neg).
+    Edit(edit::Args),
+    /// Draw images from a trained PixelCNN.
+    Sample(sample::Args),
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -99,6 +110,8 @@ pub enum BenchCommand {
     Scores(bench_scores::Args),
     /// Random projection throughput in GB/s of input, host kernel or tensor path.
     Projection(bench_projection::Args),
+    /// Inception-v3 images/s on the device, and the seconds of one Fréchet distance.
+    Fid(bench_fid::Args),
 }
 
 /// Parses the arguments and runs the chosen subcommand.
@@ -119,6 +132,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(b) => match b {
             BenchCommand::Scores(args) => bench_scores::run(args, &cli.common),
             BenchCommand::Projection(args) => bench_projection::run(args, &cli.common),
+            BenchCommand::Fid(args) => bench_fid::run(args, &cli.common),
         },
         Command::Embed(args) => embed::run(args, &cli.common),
         Command::EmbedMerge(args) => embed::run_merge(args),
@@ -126,5 +140,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::FidDistance(args) => fid::run_distance(args, &cli.common),
         Command::Fid(args) => fid::run(args, &cli.common),
         Command::Decoder(args) => decoder::run(args, &cli.common),
+        Command::Interpolate(args) => interpolate::run(args, &cli.common),
+        Command::Edit(args) => edit::run(args, &cli.common),
+        Command::Sample(args) => sample::run(args, &cli.common),
     }
 }

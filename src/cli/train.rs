@@ -111,7 +111,7 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         None => Trainer::new(&model_config, train_config, &device)?,
     };
 
-    let (steps, seconds) = train_loop(&mut trainer, &train, &args)?;
+    let (steps, seconds, after_first) = train_loop(&mut trainer, &train, &args)?;
     trainer
         .save(&args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
@@ -122,6 +122,12 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
         state.epoch,
         (steps as f64 * args.batch_size as f64) / seconds.max(1e-9)
     );
+    if let Some(after) = after_first.filter(|_| steps > 1) {
+        println!(
+            "after the first step (kernel compilation, autotuning): {:.1} images/s",
+            ((steps - 1) as f64 * args.batch_size as f64) / after.max(1e-9)
+        );
+    }
 
     let eval = evaluate(&trainer.valid_model(), &test, None, 64, &device)?;
     println!(
@@ -174,14 +180,22 @@ fn load_data(args: &Args, seed: u64) -> Result<(ImageBatch, ImageBatch)> {
                 args.test_images
             };
             let train = faces.generate(0, n_train)?.into_parts().0;
-            let test = faces.generate(n_train as u64, n_test)?.into_parts().0;
+            let test = faces
+                .generate(fisher_data::FACES_TEST_START, n_test)?
+                .into_parts()
+                .0;
             Ok((train, test))
         }
     }
 }
 
-/// Trains in chunks until the step or time budget is spent; returns steps and seconds.
-fn train_loop(trainer: &mut Trainer, train: &ImageBatch, args: &Args) -> Result<(u64, f64)> {
+/// Trains in chunks until the step or time budget is spent; returns steps, seconds, and the
+/// seconds since the first step ended (`None` before it).
+fn train_loop(
+    trainer: &mut Trainer,
+    train: &ImageBatch,
+    args: &Args,
+) -> Result<(u64, f64, Option<f64>)> {
     let start = Instant::now();
     let budget = (args.minutes > 0.0).then(|| Duration::from_secs_f64(args.minutes * 60.0));
     let total = (args.steps > 0).then_some(args.steps);
@@ -189,6 +203,7 @@ fn train_loop(trainer: &mut Trainer, train: &ImageBatch, args: &Args) -> Result<
     let mut recent = std::collections::VecDeque::with_capacity(50);
     let mut done = 0u64;
     let mut last_save = trainer.state().step;
+    let mut first_done: Option<Instant> = None;
 
     loop {
         let left = total.map_or(u64::MAX, |t| t.saturating_sub(trainer.state().step));
@@ -198,6 +213,7 @@ fn train_loop(trainer: &mut Trainer, train: &ImageBatch, args: &Args) -> Result<
         }
         let chunk = left.min(10);
         trainer.fit(train, None, chunk, &mut |p| {
+            first_done.get_or_insert_with(Instant::now);
             if recent.len() == 50 {
                 recent.pop_front();
             }
@@ -216,7 +232,8 @@ fn train_loop(trainer: &mut Trainer, train: &ImageBatch, args: &Args) -> Result<
         }
     }
     bar.finish();
-    Ok((done, start.elapsed().as_secs_f64()))
+    let after_first = first_done.map(|t| t.elapsed().as_secs_f64());
+    Ok((done, start.elapsed().as_secs_f64(), after_first))
 }
 
 fn progress_bar(total: Option<u64>, position: u64) -> ProgressBar {
