@@ -78,6 +78,8 @@ pub(crate) enum LayerRef<'a> {
 pub(crate) struct Tape {
     records: Option<Vec<LayerRecord>>,
     keep_outputs: bool,
+    /// Whether the probes are marked `require_grad` and added to the layer outputs.
+    tracked: bool,
 }
 
 impl Tape {
@@ -86,6 +88,7 @@ impl Tape {
         Self {
             records: None,
             keep_outputs: false,
+            tracked: false,
         }
     }
 
@@ -94,6 +97,17 @@ impl Tape {
         Self {
             records: Some(Vec::new()),
             keep_outputs,
+            tracked: true,
+        }
+    }
+
+    /// A tape that records every layer's input with untracked zero probes that are not
+    /// added to the outputs: no autodiff graph grows from it.
+    pub(crate) fn observing() -> Self {
+        Self {
+            records: Some(Vec::new()),
+            keep_outputs: false,
+            tracked: false,
         }
     }
 
@@ -106,7 +120,12 @@ impl Tape {
         let Some(records) = &mut self.records else {
             return out;
         };
-        let probe = Tensor::<4>::zeros(out.dims(), &out.device()).require_grad();
+        let probe = Tensor::<4>::zeros(out.dims(), &out.device());
+        let probe = if self.tracked {
+            probe.require_grad()
+        } else {
+            probe
+        };
         records.push(LayerRecord {
             name,
             input: LayerInput::Conv {
@@ -123,7 +142,7 @@ impl Tape {
                 .keep_outputs
                 .then(|| ProbeTensor::Map(out.clone().inner())),
         });
-        out + probe
+        if self.tracked { out + probe } else { out }
     }
 
     fn linear(&mut self, name: String, layer: &CondLinear, h: Tensor<2>) -> Tensor<2> {
@@ -131,7 +150,12 @@ impl Tape {
         let Some(records) = &mut self.records else {
             return out;
         };
-        let probe = Tensor::<2>::zeros(out.dims(), &out.device()).require_grad();
+        let probe = Tensor::<2>::zeros(out.dims(), &out.device());
+        let probe = if self.tracked {
+            probe.require_grad()
+        } else {
+            probe
+        };
         records.push(LayerRecord {
             name,
             input: LayerInput::Linear { input: h.inner() },
@@ -143,7 +167,7 @@ impl Tape {
                 .keep_outputs
                 .then(|| ProbeTensor::Vector(out.clone().inner())),
         });
-        out + probe
+        if self.tracked { out + probe } else { out }
     }
 }
 
@@ -476,6 +500,33 @@ impl PixelCnn {
         cond: Option<Tensor<2>>,
     ) -> fisher_core::Result<(Tensor<1>, Vec<LayerRecord>)> {
         self.probed(images, cond, false)
+    }
+
+    /// The record of every parameterised layer, as
+    /// [`log_likelihood_probed`](Self::log_likelihood_probed) gives it, but from a forward
+    /// pass that builds no autodiff graph: the probes are untracked zeros, not added to the
+    /// outputs, and the parameters are read as constants. For the layer inputs alone (the
+    /// activation baseline), where no backward pass follows; on an autodiff device, a probed
+    /// pass whose graph is never walked backward keeps its memory.
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, c, h, w]`, values in `0..=255`, on any device
+    /// - `cond`: `[batch, cond_dim]` or `None`
+    /// - output: one record per parameterised layer
+    ///
+    /// # Errors
+    /// As [`log_prob_map`](Self::log_prob_map).
+    pub fn layer_records(
+        &self,
+        images: Tensor<4, Int>,
+        cond: Option<Tensor<2>>,
+    ) -> fisher_core::Result<Vec<LayerRecord>> {
+        self.check_inputs(&images, cond.as_ref())?;
+        let model = self.clone().no_grad();
+        let x = PixelScaling::Symmetric.apply(images.clone());
+        let mut tape = Tape::observing();
+        drop(model.log_prob_map_unchecked(x, images, cond.as_ref(), &mut tape));
+        Ok(tape.into_records())
     }
 
     pub(crate) fn probed(

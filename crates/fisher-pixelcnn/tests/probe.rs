@@ -230,3 +230,36 @@ fn probed_pass_needs_autodiff() {
     let images = random_images(1, config.image, 1, &device);
     assert!(model.log_likelihood_probed(images, None).is_err());
 }
+
+/// The flattened input of a record, on the host.
+fn input_values(record: &LayerRecord) -> Vec<f32> {
+    match &record.input {
+        LayerInput::Conv { input, .. } => host(input.clone().flatten::<1>(0, 3)),
+        LayerInput::Linear { input } => host(input.clone().flatten::<1>(0, 1)),
+    }
+}
+
+#[test]
+fn untracked_records_hold_the_same_layer_inputs_and_track_nothing() {
+    let device = Device::flex().autodiff();
+    for config in configs() {
+        let model = config.init(&device).unwrap();
+        let images = random_images(2, config.image, 4, &device);
+        let cond = cond_for(&config, 2, &device);
+        let (_, probed) = model
+            .log_likelihood_probed(images.clone(), cond.clone())
+            .unwrap();
+        let observed = model.layer_records(images, cond).unwrap();
+
+        assert_eq!(observed.len(), probed.len());
+        for (a, b) in observed.iter().zip(&probed) {
+            assert_eq!(a.name, b.name);
+            Tolerance::new(1e-6, 1e-6).assert(&input_values(a), &input_values(b));
+            let tracked = match &a.probe {
+                ProbeTensor::Map(p) => p.is_require_grad(),
+                ProbeTensor::Vector(p) => p.is_require_grad(),
+            };
+            assert!(!tracked, "{}: probe is tracked", a.name);
+        }
+    }
+}

@@ -202,7 +202,7 @@ impl<M: ScoreModel> ActivationEmbedder<M> {
     /// When the model fails.
     pub fn activations(&self, images: Tensor<4, Int>) -> Result<Tensor<2>> {
         let [batch, ..] = images.dims();
-        let (_, mut records) = self.model.log_likelihood_probed(images, None)?;
+        let mut records = self.model.layer_records(images, None)?;
         if self.layer >= records.len() {
             return Err(
                 CoreError::mismatch("number of layers", self.layer + 1, records.len()).into(),

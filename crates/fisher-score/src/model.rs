@@ -43,6 +43,23 @@ pub trait ScoreModel {
         cond: Option<Tensor<2>>,
     ) -> Result<(Tensor<1>, Vec<ProbedLayer>)>;
 
+    /// The records of [`log_likelihood_probed`](Self::log_likelihood_probed) for a pass that
+    /// no backward pass follows (the activation baseline reads only the layer inputs).
+    ///
+    /// The default runs the probed pass and drops the log-likelihood. Override it when the
+    /// model can run without building an autodiff graph: on Burn's autodiff backend a graph
+    /// that is never walked backward keeps its memory, which grows with every batch.
+    ///
+    /// # Errors
+    /// As [`log_likelihood_probed`](Self::log_likelihood_probed).
+    fn layer_records(
+        &self,
+        images: Tensor<4, Int>,
+        cond: Option<Tensor<2>>,
+    ) -> Result<Vec<ProbedLayer>> {
+        Ok(self.log_likelihood_probed(images, cond)?.1)
+    }
+
     /// The ordinary gradient of all free parameters, flattened in the order above, read from
     /// `grads` after a backward pass through
     /// [`log_likelihood_probed`](Self::log_likelihood_probed).

@@ -35,6 +35,17 @@ impl ScoreModel for PixelCnn {
         Ok((ll, layers))
     }
 
+    fn layer_records(
+        &self,
+        images: Tensor<4, Int>,
+        cond: Option<Tensor<2>>,
+    ) -> Result<Vec<ProbedLayer>> {
+        PixelCnn::layer_records(self, images, cond)?
+            .into_iter()
+            .map(translate)
+            .collect()
+    }
+
     fn flat_gradient(&self, grads: &Gradients) -> Result<Vec<f32>> {
         Ok(PixelCnn::flat_gradient(self, grads))
     }
