@@ -152,8 +152,8 @@ impl<M: ScoreModel> ActivationEmbedder<M> {
     /// The input of layer `layer` (its index among the model's records; see
     /// [`layer_inputs`]) as the embedding, projected by `projection` if given.
     ///
-    /// Runs one probed forward pass of a blank image on `device` (an autodiff device) to learn
-    /// the activation's length.
+    /// Runs one forward pass of a blank image on `device` to learn the activation's length
+    /// (see [`layer_inputs`] for which devices).
     ///
     /// # Errors
     /// When `layer` is out of range or the projection's input length differs from the
@@ -226,8 +226,9 @@ impl<M: ScoreModel> Embedder for ActivationEmbedder<M> {
     }
 }
 
-/// Each layer's name and the length of its flattened input, from one probed forward pass of
-/// a blank (all zero) image on `device`, an autodiff device.
+/// Each layer's name and the length of its flattened input, from one forward pass of a
+/// blank (all zero) image on `device` ([`ScoreModel::layer_records`]; for the PixelCNN any
+/// device, for a model that keeps the default, an autodiff device).
 ///
 /// # Errors
 /// When the model fails.
@@ -237,7 +238,7 @@ pub fn layer_inputs<M: ScoreModel + ?Sized>(
 ) -> Result<Vec<(String, usize)>> {
     let [c, h, w] = model.image_shape().to_array();
     let blank = Tensor::<4, Int>::zeros([1, c, h, w], device);
-    let (_, records) = model.log_likelihood_probed(blank, None)?;
+    let records = model.layer_records(blank, None)?;
     Ok(records
         .into_iter()
         .map(|r| {

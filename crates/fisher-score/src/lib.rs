@@ -47,8 +47,11 @@
 //! - Convolutions must have stride 1 and a single group; the PixelCNN has no others. Layers
 //!   whose parameters enter other than as `W ⋆ x + b` (normalisation layers, embeddings) would
 //!   need their own rule; the PixelCNN has none.
-//! - Scores need an autodiff device; the activation baseline runs the same probed forward
-//!   pass and so needs one too.
+//! - Scores need an autodiff device. The activation baseline reads the layer inputs through
+//!   [`ScoreModel::layer_records`], which for the PixelCNN builds no autodiff graph and runs
+//!   on any device; a model of your own that keeps the trait's default runs the probed pass
+//!   there, needs an autodiff device, and on Burn's autodiff backend keeps each pass's graph
+//!   in memory (a pass never walked backward is not freed).
 //! - The diagonal-Fisher normalisation holds one f32 per parameter (and one f64 per parameter
 //!   while it is fitted); the statistics of standardisation hold two f64 per output dimension.
 //! - Memory is that of a backward pass of the batch plus the probes and their gradients (one

@@ -113,3 +113,26 @@ fn a_missing_layer_or_a_misfit_projection_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn pixelcnn_activations_need_no_autodiff_and_match_the_autodiff_device() {
+    use fisher_pixelcnn::{Head, PixelCnnConfig};
+    let config = PixelCnnConfig::new(ImageShape::new(1, 5, 5).unwrap())
+        .with_hidden_channels(4)
+        .with_layers(2)
+        .with_first_kernel(3)
+        .with_head_channels(6)
+        .with_head(Head::LogisticMixture(2))
+        .with_seed(2);
+    let data = images(3, config.image, 8);
+    let mut out = Vec::new();
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        let model = config.init(&device).unwrap();
+        let layers = layer_inputs(&model, &device).unwrap();
+        let last = layers.len() - 1;
+        let e = ActivationEmbedder::new(model, last, None, &device).unwrap();
+        out.push(host(e.embed(data.to_tensor(&device)).unwrap()));
+    }
+    assert_eq!(out[0].len(), 3 * 6 * 25);
+    Tolerance::new(1e-6, 1e-7).assert(&out[0], &out[1]);
+}
