@@ -14,6 +14,7 @@ Run on the same machine as `fisher bench scores`, with the same number of thread
     pip install torch          # CPU wheel; the script needs torch >= 2.0 (torch.func)
     python benches/scores_torch.py --threads 2 --head categorical
     python benches/scores_torch.py --threads 2 --head mixture
+    python benches/scores_torch.py --device cuda       # on a GPU, beside scripts/gpu-bench
 
 Weights start from a fixed seed; timings do not depend on their values. Nothing is
 downloaded; the images are a deterministic pattern.
@@ -117,19 +118,21 @@ def main():
     parser.add_argument("--head", choices=["categorical", "mixture"], default="categorical")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--loop-images", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out = 256 if args.head == "categorical" else 15
-    model = GatedPixelCnn(out=out)
+    device = torch.device(args.device)
+    model = GatedPixelCnn(out=out).to(device)
     log_prob = categorical_log_prob if args.head == "categorical" else mixture_log_prob
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.head} head, "
+    print(f"torch {torch.__version__}, {device}, {args.threads} threads, {args.head} head, "
           f"{n_params} parameters")
 
     idx = torch.arange(args.batch * 28 * 28)
-    images = ((idx * 37 + idx // 7) % 256).reshape(args.batch, 1, 28, 28)
+    images = ((idx * 37 + idx // 7) % 256).reshape(args.batch, 1, 28, 28).to(device)
     x = images.float() * (2.0 / 255.0) - 1.0
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v for k, v in model.named_buffers()}
@@ -140,11 +143,17 @@ def main():
 
     per_example = vmap(grad(loss), in_dims=(None, 0, 0))
 
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     def timed(f, reps):
         f()
+        sync()
         start = time.perf_counter()
         for _ in range(reps):
             f()
+        sync()
         return (time.perf_counter() - start) / reps
 
     def plain():

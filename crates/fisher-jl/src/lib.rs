@@ -118,6 +118,10 @@
 //! - The tensor path hashes the nonzeros of each chunk on the host and uploads them as index
 //!   tables (8 bytes per nonzero); the data stays on the device but the tables are rebuilt on
 //!   every call. On the CPU it is much slower than the host path, which it does not use.
+//! - On `wgpu`, Burn 0.22.1's scatter-add keeps only the first 65 535 entries of an index
+//!   and drops the rest without an error; the tensor path therefore works in steps of at most
+//!   32 768 coordinates (and about as many indices), which costs more kernel launches on
+//!   long inputs. The root package's device suite (`tests/device.rs`) checks the result.
 //! - The tensor form [`Projection::accumulate_tensor`] cannot see which chunks were fed
 //!   before; keep a [`Coverage`] beside it to refuse overlapping chunks.
 //! - Row draws are uniform within `n_b·2⁻³¹` relative (sparse JL) or `m·2⁻⁶³` (very sparse);

@@ -2,8 +2,8 @@
 //!
 //! The nonzeros of a chunk of columns are hashed on the host (a few bytes per coordinate, the
 //! same numbers as the host path) and uploaded as index tables; the data never leaves the
-//! device. Per chunk of at most 65 536 coordinates (fewer when an intermediate tensor would
-//! exceed 16 MiB):
+//! device. Per chunk of at most 32 768 coordinates (fewer when an intermediate tensor would
+//! exceed 16 MiB, or a scatter-add would take more than 32 768 indices):
 //!
 //! - sparse JL: for each draw `i`, `acc[:, rows_i] += block ⊙ signs_i` (`select_assign` with
 //!   addition), so `s` scatter-adds of `[batch, chunk]` values;
@@ -22,7 +22,13 @@ use crate::projection::Matrix;
 use crate::{Projection, Result};
 
 /// Most coordinates per device step.
-const DEVICE_CHUNK: usize = 1 << 16;
+const DEVICE_CHUNK: usize = 1 << 15;
+
+/// Most indices of one scatter-add (`select_assign`). Burn 0.22.1's kernel for wgpu adds only
+/// the first 65 535 entries of a longer index and drops the rest silently (found by the root
+/// package's `tests/device.rs`); half of that leaves room for the very sparse kind's random
+/// number of nonzeros per chunk.
+const DEVICE_INDICES: usize = 1 << 15;
 
 /// Most values in an intermediate tensor of a device step (`[batch, nonzeros]` gathered
 /// values, or the `[chunk, k]` Gaussian block): 2²² floats, 16 MiB.
@@ -97,16 +103,20 @@ impl Projection {
     }
 
     /// Coordinates per device step for a batch of `batch`: at most [`DEVICE_CHUNK`], and few
-    /// enough that no intermediate tensor holds more than [`DEVICE_VALUES`] values.
+    /// enough that no intermediate tensor holds more than [`DEVICE_VALUES`] values and no
+    /// scatter-add more than about [`DEVICE_INDICES`] indices.
     fn device_chunk(&self, batch: usize) -> usize {
-        let per_coordinate = match self.matrix() {
-            Matrix::SparseJl(_) => batch,
+        let (per_coordinate, indices) = match self.matrix() {
+            Matrix::SparseJl(_) => (batch, 1),
             Matrix::VerySparse(_) => {
-                batch * (self.density() * self.output_dim() as f64).ceil() as usize
+                let nonzeros = (self.density() * self.output_dim() as f64).ceil() as usize;
+                (batch * nonzeros, nonzeros)
             }
-            Matrix::Gaussian(_) => self.output_dim().max(batch),
+            Matrix::Gaussian(_) => (self.output_dim().max(batch), 0),
         };
-        (DEVICE_VALUES / per_coordinate.max(1)).clamp(1, DEVICE_CHUNK)
+        let by_values = DEVICE_VALUES / per_coordinate.max(1);
+        let by_indices = DEVICE_INDICES / indices.max(1);
+        by_values.min(by_indices).clamp(1, DEVICE_CHUNK)
     }
 
     /// Adds one chunk of coordinates starting at `j0`.
