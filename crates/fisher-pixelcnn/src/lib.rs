@@ -83,9 +83,9 @@
 //! # Limitations
 //!
 //! - Training runs on whatever device the caller passes; on the CPU backend the default
-//!   Fashion-MNIST model trains at about 3 images per second on two cores (2.4–3.4 measured,
-//!   batch 32), so one epoch takes about 5 hours and the usual bits/dim need days of CPU
-//!   time: 30 minutes gave 3.52 bits/dim, short of 3.2 (see `docs/benchmarks.md`).
+//!   Fashion-MNIST model trains at 3 to 8.5 images per second on two cores (batch 32,
+//!   shared or idle), so one epoch takes 2 to 5 hours: 30 minutes gave 3.52 bits/dim and
+//!   94.5 minutes (980 steps) 3.15 (see `docs/benchmarks.md`); the usual figures need days.
 //! - The vertical stack of the last layer computes a gate input it does not use, and the
 //!   first layer's input has no extra all-ones channel marking the image border (PixelCNN++
 //!   adds one); both keep every layer a plain masked convolution.
