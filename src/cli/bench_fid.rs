@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use fisher_core::{FeatureExtractor, ImageBatch, ImageShape};
+use fisher_core::{FeatureExtractor, ImageShape};
 use fisher_fid::{GaussianStats, InceptionConfig, InceptionV3, SampleCheck, frechet_distance};
 use ndarray::Array2;
 
@@ -82,7 +82,7 @@ fn inception(args: &Args, common: &Common) -> Result<()> {
         }
     };
     let shape = ImageShape::new(3, args.image_size, args.image_size)?;
-    let images = noise_images(args.images.max(args.batch_size), shape, common.seed)?;
+    let images = super::noise_images(args.images.max(args.batch_size), shape, common.seed)?;
     println!(
         "inception: {} images of {shape}, batch {}, {} features, {weights}, on {:?}",
         args.images,
@@ -126,20 +126,6 @@ fn frechet(args: &Args, seed: u64) -> Result<()> {
     );
     println!("frechet: {total:.2} s in all (FID {:.4})", fid.value);
     Ok(())
-}
-
-/// `n` images of `shape` with seeded pseudo-random sub-pixels.
-fn noise_images(n: usize, shape: ImageShape, seed: u64) -> Result<ImageBatch> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let data = (0..n * shape.dims())
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 56) as u8
-        })
-        .collect();
-    Ok(ImageBatch::new(data, n, shape)?)
 }
 
 /// A `[n, f]` set of seeded features, uniform in `[0, 1)`: a full-rank covariance.

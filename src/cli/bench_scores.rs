@@ -195,17 +195,7 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
 
 /// `n` deterministic images of the model's shape (every value appears; no data set needed).
 fn test_images(n: usize, model: &PixelCnn, seed: u64) -> Result<ImageBatch> {
-    let shape = model.config().image;
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let data = (0..n * shape.dims())
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 56) as u8
-        })
-        .collect();
-    Ok(ImageBatch::new(data, n, shape)?)
+    super::noise_images(n, model.config().image, seed)
 }
 
 /// The median seconds of `reps` calls of each function after one warm-up call each, the

@@ -25,15 +25,13 @@
 //! the attribute (λ > 0) or have it (λ < 0); with λ = 0, the first `--count` rows.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use fisher_core::ImageBatch;
 use fisher_data::GridLayout;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Common;
 use super::paired;
+use super::{Common, spinner};
 
 /// `fisher edit`: add or remove an attribute through the embeddings.
 #[derive(Clone, Debug, clap::Args)]
@@ -190,16 +188,6 @@ fn write_picture(args: &Args, grid: &ImageBatch, n: usize) -> Result<()> {
         args.scale
     );
     Ok(())
-}
-
-fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    bar.set_style(style);
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 #[cfg(test)]

@@ -145,3 +145,32 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => sample::run(args, &cli.common),
     }
 }
+
+/// A spinner with the elapsed time, for work whose length is unknown.
+pub(crate) fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    let style = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// `n` images of `shape` with seeded pseudo-random sub-pixels.
+pub(crate) fn noise_images(
+    n: usize,
+    shape: fisher_core::ImageShape,
+    seed: u64,
+) -> Result<fisher_core::ImageBatch> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let data = (0..n * shape.dims())
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 56) as u8
+        })
+        .collect();
+    Ok(fisher_core::ImageBatch::new(data, n, shape)?)
+}

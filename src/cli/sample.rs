@@ -19,15 +19,14 @@
 //! the elapsed time stands in for a progress bar.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use fisher_core::ImageBatch;
 use fisher_data::GridLayout;
 use fisher_pixelcnn::PixelCnn;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Common;
+use super::{Common, spinner};
 
 /// `fisher sample`: draw images from a trained PixelCNN.
 #[derive(Clone, Debug, clap::Args)]
@@ -106,16 +105,6 @@ pub fn run(args: Args, common: &Common) -> Result<()> {
 /// ⌈√n⌉: the columns of a near-square grid of `n` images.
 fn square_side(n: usize) -> usize {
     (1..=n).find(|c| c * c >= n).unwrap_or(1)
-}
-
-fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    bar.set_style(style);
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 #[cfg(test)]
