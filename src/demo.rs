@@ -31,7 +31,7 @@ use burn::tensor::Device;
 use fisher_core::{Embedder, FeatureExtractor, ImageBatch, ImageShape, PixelScaling};
 use fisher_data::{
     AttributeProbe, Attributed, Attributes, Examples, Faces, FacesConfig, FolderConfig, GridLayout,
-    ImageFiles, Mnist, ProbeConfig, Split,
+    ImageFiles, Labeled, Mnist, ProbeConfig, Split,
 };
 use fisher_decoder::{
     AnyDecoder, DecoderConfig, DeterministicConfig, EmbeddingSpec, FitOptions, Pairs,
@@ -128,7 +128,7 @@ impl DemoData {
                         );
                     }
                     let picked: Vec<usize> = (0..n).collect();
-                    one_hot(data.select(&picked).into_parts())
+                    one_hot(data.select(&picked))
                 };
                 Ok((take(Split::Train, n_train)?, take(Split::Test, n_test)?))
             }
@@ -164,7 +164,8 @@ impl DemoData {
 }
 
 /// Images with one attribute per Fashion-MNIST class, true for the image's own class.
-fn one_hot((images, labels): (ImageBatch, Vec<u8>)) -> Result<Attributed> {
+pub(crate) fn one_hot(data: Labeled) -> Result<Attributed> {
+    let (images, labels) = data.into_parts();
     let classes = FASHION_ATTRIBUTES.len();
     let mut values = vec![false; labels.len() * classes];
     for (i, &label) in labels.iter().enumerate() {

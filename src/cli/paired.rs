@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use fisher_core::{Decoder, ImageBatch};
 use fisher_data::{
-    Attributed, Attributes, Examples, FACE_ATTRIBUTES, Faces, FacesConfig, Labeled, Mnist, Split,
+    Attributed, Attributes, Examples, FACE_ATTRIBUTES, Faces, FacesConfig, Mnist, Split,
 };
 use fisher_decoder::{AnyDecoder, EmbeddingSpec, Pairs, TrainableDecoder};
 use fisher_score::Embeddings;
@@ -214,7 +214,7 @@ pub(crate) fn attributed_for(
                 );
             }
             let picked: Vec<usize> = indices.iter().map(|&i| i as usize).collect();
-            one_hot(all.select(&picked))
+            crate::demo::one_hot(all.select(&picked))
         }
         Source::Faces { seed, base } => {
             let faces = Faces::new(FacesConfig::default(), seed)?;
@@ -230,21 +230,4 @@ pub(crate) fn attributed_for(
             Ok(Attributed::new(images, attributes)?)
         }
     }
-}
-
-/// Fashion-MNIST images with one attribute per class, true for the image's own class.
-fn one_hot(data: Labeled) -> Result<Attributed> {
-    let (images, labels) = data.into_parts();
-    let classes = FASHION_ATTRIBUTES.len();
-    let mut values = vec![false; labels.len() * classes];
-    for (i, &label) in labels.iter().enumerate() {
-        let label = usize::from(label);
-        if label >= classes {
-            bail!("Fashion-MNIST label {label} of image {i} is not one of the {classes} classes");
-        }
-        values[i * classes + label] = true;
-    }
-    let names = FASHION_ATTRIBUTES.iter().map(|s| s.to_string()).collect();
-    let attributes = Attributes::new(names, values, labels.len())?;
-    Ok(Attributed::new(images, attributes)?)
 }
