@@ -131,8 +131,8 @@
 //!   read measured right after, short of the 50% aimed for; `s = 1` reached 58–71%, `s = 2`
 //!   57% and `s = 8` 23% (`docs/benchmarks.md`). On a 2-core AMD EPYC with faster memory
 //!   (streaming read 28–32 GB/s) the default projects 7.7–8.7 GB/s, only 26–28% of it. The
-//!   cost per nonzero is one 16-lane addition into an accumulator block held in L2 (about 7
-//!   cycles), plus hashing; these additions do not overlap the reading of the input.
+//!   cost per nonzero is one 16-lane addition into an accumulator block held in L2 (about 2
+//!   ns), plus hashing; these additions do not overlap the reading of the input.
 //! - The batch is handled in groups of 16 rows: a batch that is not a multiple of 16 leaves
 //!   lanes empty (batch 8 runs at half the speed per row of batch 32), groups of fewer than
 //!   4 rows use scalar code, and every group hashes the columns again. Only x86-64 has a
