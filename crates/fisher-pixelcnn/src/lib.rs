@@ -58,6 +58,12 @@
 //!   ([`ProbeTensor::Map`] `[batch, out, h, w]` or [`ProbeTensor::Vector`] `[batch, out]`),
 //!   the weight shape, the mask and whether it has a bias. After `ll.sum().backward()`,
 //!   `probe.grad(&grads)` is each example's output gradient.
+//! - [`PixelCnn::log_likelihood_output_grads`]`(images, cond)`: the same records, with each
+//!   example's output gradient in place of the probe, from a forward pass and a hand-written
+//!   backward pass ([`backward`]) that build no autodiff graph of the network and run on any
+//!   device. On Burn's `flex` CPU device (the `flex` feature, on by default) its gated units
+//!   and their gradients run as single vectorised passes on all cores; elsewhere as tensor
+//!   operations. This is what `fisher-score` uses for the PixelCNN.
 //! - [`PixelCnn::parameter_blocks`] -> `Vec<`[`ParamBlock`]`>`: name, shape and mask of every
 //!   weight and bias, in record order (each layer's weight, then its bias).
 //! - [`PixelCnn::flat_gradient`]`(&grads)`: the ordinary gradient of all free parameters, in
@@ -97,12 +103,19 @@
 //! - Sampling runs one image row's vertical pass and one single-row horizontal pass per
 //!   sub-pixel; it does not cache activations across sub-pixels (a fast-generation cache
 //!   would save a further factor of about the receptive-field width).
+//! - The hand-written backward pass knows this network only; a change to the architecture
+//!   needs the matching change there (its tests compare every layer's gradient with
+//!   autodiff's). Its `tanh` and sigmoid on the CPU are polynomial approximations within 4
+//!   units in the last place, so its log-likelihoods differ from the plain pass's in the
+//!   last digits (about 1e-7 relative).
 //! - Adam's state is restored exactly on resume, but a resumed run must use the same data
 //!   (same order and size) to reproduce an uninterrupted run.
 
+pub mod backward;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+mod fused;
 pub mod heads;
 pub mod layers;
 pub mod model;

@@ -178,7 +178,7 @@ fn gate(x: Tensor<4>) -> Tensor<4> {
 }
 
 /// Moves every row down by one and fills the top row with zeros.
-fn shift_down(x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn shift_down(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let zeros = Tensor::zeros([b, c, 1, w], &x.device());
     if h == 1 {
@@ -193,7 +193,7 @@ fn add_vector(map: Tensor<4>, v: Tensor<2>) -> Tensor<4> {
     map + v.reshape([b, c, 1, 1])
 }
 
-fn name(layer: usize, part: &str) -> String {
+pub(crate) fn name(layer: usize, part: &str) -> String {
     format!("layers.{layer}.{part}")
 }
 

@@ -9,9 +9,11 @@
 //! (Jaakkola & Haussler 1998, "Exploiting generative models in discriminative classifiers").
 //! For a batch x₁ … x_B the sum L = Σ_b log p_θ(x_b) couples nothing: example b's gradient
 //! with respect to a layer's output is ∂L/∂y_b. One backward pass of L, with a zero probe
-//! added to every layer's output, therefore yields every example's output gradient at once,
-//! and [`ProbedLayer::per_example`] turns those into the example's parameter gradient, one
-//! layer at a time. Each layer's `[batch, d_layer]` block is handed on (to a projector, a
+//! added to every layer's output, therefore yields every example's output gradient at once
+//! (a model may instead compute these gradients itself, through
+//! [`ScoreModel::log_likelihood_output_grads`]; the PixelCNN does, by a hand-written backward
+//! pass), and [`ProbedLayer::per_example`] turns those into the example's parameter
+//! gradient, one layer at a time. Each layer's `[batch, d_layer]` block is handed on (to a projector, a
 //! statistic, a test) and freed before the next layer is formed, so no `[batch, d]` matrix is
 //! ever held.
 //!
@@ -21,7 +23,9 @@
 use burn::tensor::{Gradients, Int, Tensor, TensorData};
 use fisher_core::Error as CoreError;
 
-use crate::{DiagonalFisher, Error, Probe, ProbedLayer, Result, ScoreModel, ScoreProjection};
+use crate::{
+    DiagonalFisher, Error, OutputGradients, Probe, ProbedLayer, Result, ScoreModel, ScoreProjection,
+};
 
 /// The per-example gradients of one layer's weights or biases.
 #[derive(Clone, Debug)]
@@ -37,36 +41,37 @@ pub struct ScoreBlock {
     pub values: Tensor<2>,
 }
 
-/// Runs one probed forward pass and one backward pass, and hands each layer's per-example
-/// gradients to `sink`, in coordinate order. Returns each image's log-likelihood in nats.
+/// Runs one forward pass and one backward pass, and hands each layer's per-example gradients
+/// to `sink`, in coordinate order. Returns each image's log-likelihood in nats.
+///
+/// The output gradients come from
+/// [`ScoreModel::log_likelihood_output_grads`] when the model offers them, else from
+/// [`ScoreModel::log_likelihood_probed`] and one autodiff backward pass, which needs an
+/// autodiff device.
 ///
 /// # Shapes
 /// - `images`: `[batch, channels, height, width]`, values in `0..=255`, on an autodiff device
+///   (any device for a model with its own output gradients, such as the PixelCNN)
 /// - `cond`: `[batch, conditioning]` or `None`
 /// - blocks: `[batch, width]`; output: `[batch]`, without autodiff
 ///
 /// # Errors
-/// When the device is not an autodiff device, a layer record is inconsistent, the blocks do
-/// not add up to the model's `d`, or `sink` fails.
+/// When the probed pass is needed and the device is not an autodiff device, a layer record
+/// is inconsistent, the blocks do not add up to the model's `d`, or `sink` fails.
 pub fn stream_scores<M: ScoreModel + ?Sized>(
     model: &M,
     images: Tensor<4, Int>,
     cond: Option<Tensor<2>>,
     mut sink: impl FnMut(ScoreBlock) -> Result<()>,
 ) -> Result<Tensor<1>> {
-    check_autodiff(&images)?;
     let [batch, ..] = images.dims();
     let _span = tracing::info_span!("per_example_scores", batch).entered();
 
-    let (ll, records) = model.log_likelihood_probed(images, cond)?;
-    let mut grads = ll.clone().sum().backward();
-    let ll = ll.inner();
-
+    let (ll, layers) = output_gradients(model, images, cond)?;
     let mut offset = 0;
-    for (position, record) in records.into_iter().enumerate() {
-        let grad = take_probe_grad(position, &record, &mut grads)?;
+    for (position, (record, grad)) in layers.into_iter().enumerate() {
         let scores = record.per_example(position, &grad)?;
-        drop(record);
+        drop((record, grad));
 
         let width = scores.weight.dims()[1];
         sink(ScoreBlock {
@@ -218,6 +223,31 @@ pub fn batch_gradient<M: ScoreModel + ?Sized>(
     let (ll, _records) = model.log_likelihood_probed(images, cond)?;
     let grads = ll.sum().backward();
     model.flat_gradient(&grads)
+}
+
+/// Each image's log-likelihood (without autodiff) and every layer's record with its output
+/// gradient: from the model's own backward pass when it has one, else from a probed forward
+/// pass and one autodiff backward pass.
+fn output_gradients<M: ScoreModel + ?Sized>(
+    model: &M,
+    images: Tensor<4, Int>,
+    cond: Option<Tensor<2>>,
+) -> Result<OutputGradients> {
+    if let Some(found) = model.log_likelihood_output_grads(images.clone(), cond.clone())? {
+        return Ok(found);
+    }
+    check_autodiff(&images)?;
+    let (ll, records) = model.log_likelihood_probed(images, cond)?;
+    let mut grads = ll.clone().sum().backward();
+    let layers = records
+        .into_iter()
+        .enumerate()
+        .map(|(position, record)| {
+            let grad = take_probe_grad(position, &record, &mut grads)?;
+            Ok((record, grad))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((ll.inner(), layers))
 }
 
 fn check_autodiff(images: &Tensor<4, Int>) -> Result<()> {

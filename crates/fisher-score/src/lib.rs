@@ -17,7 +17,10 @@
 //! pass of the summed log-likelihood, then, layer by layer, each example's weight gradient
 //! from the probe's gradient and the layer's input ([`layer`]): one batched matrix product per
 //! kernel tap, the same arithmetic as the weight gradient of a plain backward pass (which the
-//! scores skip: give a model whose parameters need no gradient).
+//! scores skip: give a model whose parameters need no gradient). For the PixelCNN the probes'
+//! gradients come instead from its hand-written backward pass
+//! ([`fisher_pixelcnn::backward`], through [`ScoreModel::log_likelihood_output_grads`]):
+//! the same numbers without an autodiff graph, about twice as fast on the CPU backend.
 //! Each layer's `[batch, d_layer]` block is projected at its coordinate offset and freed
 //! ([`project_scores`]), so memory holds the activations of the batch, as any backward pass
 //! does, plus one layer's block, never `[batch, d]`. [`reference_scores`] loops over the
@@ -47,7 +50,9 @@
 //! - Convolutions must have stride 1 and a single group; the PixelCNN has no others. Layers
 //!   whose parameters enter other than as `W ⋆ x + b` (normalisation layers, embeddings) would
 //!   need their own rule; the PixelCNN has none.
-//! - Scores need an autodiff device. The activation baseline reads the layer inputs through
+//! - Scores of a model of your own need an autodiff device, unless it implements
+//!   [`ScoreModel::log_likelihood_output_grads`]; the PixelCNN's run on any device. The
+//!   activation baseline reads the layer inputs through
 //!   [`ScoreModel::layer_records`], which for the PixelCNN builds no autodiff graph and runs
 //!   on any device; a model of your own that keeps the trait's default runs the probed pass
 //!   there, needs an autodiff device, and on Burn's autodiff backend keeps each pass's graph
@@ -57,15 +62,12 @@
 //! - Memory is that of a backward pass of the batch plus the probes and their gradients (one
 //!   extra copy of every layer output each): about 1.4× a plain forward and backward pass, and
 //!   linear in the batch through the activations, not through `d`.
-//! - Speed is bounded by the backend's convolutions: on the flex CPU backend the probed
-//!   forward and backward passes take about four fifths of the time (see
-//!   `docs/benchmarks.md` and the `score_phases` example). On the idle 2-core development
-//!   machine the default PixelCNN's scores ran at 8.4 examples/s (micro-batches of 4), 0.40×
-//!   PyTorch's `torch.func` on the same machine (20.9): slower, because flex's plain forward
-//!   and backward pass already runs at 0.23× PyTorch's. On a 2-core AMD EPYC the figures
-//!   were 9.4–11.1 against 21.2–24.2 (0.39–0.52×). Flex's input-gradient convolutions run
-//!   at 12–50 GFLOP/s against about 90 for its forward ones, and its `tanh` and sigmoid are
-//!   scalar.
+//! - Speed is bounded by the backend's convolutions. On a 2-core AMD EPYC, with the flex CPU
+//!   backend and batch 32, the default PixelCNN's scores ran at 17.7 examples/s against
+//!   25.7 for PyTorch's `torch.func` on the same machine (0.69×); flex's plain forward and
+//!   backward pass runs at 0.3× PyTorch's. The convolutions and the per-example matrix
+//!   products take about three quarters of the time (see `docs/benchmarks.md` and the
+//!   `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.
@@ -89,7 +91,7 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use layer::{LayerInput, LayerScores, LinearLayout, Probe, ProbedLayer};
-pub use model::ScoreModel;
+pub use model::{OutputGradients, ScoreModel};
 pub use normalise::{DiagonalFisher, FisherAccumulator, Normalisation, Standardiser};
 pub use output::{Embeddings, EmbeddingsMetadata, FittedNormalisation, Shard, merge_shards};
 pub use projection::{Projecting, ScoreProjection};

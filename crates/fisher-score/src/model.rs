@@ -3,7 +3,11 @@
 use burn::tensor::{Gradients, Int, Tensor};
 use fisher_core::ImageShape;
 
-use crate::{ProbedLayer, Result};
+use crate::{Probe, ProbedLayer, Result};
+
+/// Each image's log-likelihood `[batch]` and, per parameterised layer in parameter order, its
+/// record and each example's gradient with respect to its output (the probe's shape).
+pub type OutputGradients = (Tensor<1>, Vec<(ProbedLayer, Probe)>);
 
 /// A density model whose per-example Fisher scores can be computed in one backward pass.
 ///
@@ -58,6 +62,32 @@ pub trait ScoreModel {
         cond: Option<Tensor<2>>,
     ) -> Result<Vec<ProbedLayer>> {
         Ok(self.log_likelihood_probed(images, cond)?.1)
+    }
+
+    /// Log-likelihood in nats of each image and every layer's record together with each
+    /// example's gradient with respect to the layer's output, for models that compute these
+    /// without the probed autodiff pass (a hand-written backward pass, say).
+    ///
+    /// When this returns `Some`, the scores are formed from it and
+    /// [`log_likelihood_probed`](Self::log_likelihood_probed) is not called: the records
+    /// must come in the same order, and each gradient must equal what the probe's gradient
+    /// would be after a backward pass of the summed log-likelihood. The records' `probe`
+    /// fields are read for their shapes only. The default returns `None`.
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, channels, height, width]`, values in `0..=255`
+    /// - `cond`: `[batch, conditioning]` for a conditional model, else `None`
+    /// - output: `[batch]` and, per layer, the record and the gradient (the probe's shape)
+    ///
+    /// # Errors
+    /// When the images or the conditioning have the wrong shape.
+    fn log_likelihood_output_grads(
+        &self,
+        images: Tensor<4, Int>,
+        cond: Option<Tensor<2>>,
+    ) -> Result<Option<OutputGradients>> {
+        let _ = (images, cond);
+        Ok(None)
     }
 
     /// The ordinary gradient of all free parameters, flattened in the order above, read from

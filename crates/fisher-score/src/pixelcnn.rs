@@ -11,7 +11,7 @@ use fisher_pixelcnn::{LayerRecord, PixelCnn, ProbeTensor};
 
 use crate::layer::{LayerInput, LinearLayout, Probe, ProbedLayer};
 use crate::normalise::host_vec;
-use crate::{Result, ScoreModel};
+use crate::{OutputGradients, Result, ScoreModel};
 
 impl ScoreModel for PixelCnn {
     fn image_shape(&self) -> ImageShape {
@@ -33,6 +33,26 @@ impl ScoreModel for PixelCnn {
             .map(translate)
             .collect::<Result<Vec<_>>>()?;
         Ok((ll, layers))
+    }
+
+    /// The PixelCNN's hand-written backward pass
+    /// ([`PixelCnn::log_likelihood_output_grads`]): no autodiff graph of the network, and
+    /// no autodiff device needed.
+    fn log_likelihood_output_grads(
+        &self,
+        images: Tensor<4, Int>,
+        cond: Option<Tensor<2>>,
+    ) -> Result<Option<OutputGradients>> {
+        let (ll, records) = PixelCnn::log_likelihood_output_grads(self, images, cond)?;
+        let layers = records
+            .into_iter()
+            .map(|record| {
+                let layer = translate(record)?;
+                let grad = layer.probe.clone();
+                Ok((layer, grad))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((ll, layers)))
     }
 
     fn layer_records(

@@ -1,0 +1,380 @@
+//! The gate and its backward pass as single passes over memory on the CPU backend.
+//!
+//! The gated unit `tanh(a) ⊙ σ(b)` is a handful of element-wise tensor operations; Burn's
+//! CPU backend runs each of them on one thread, as its own pass over memory, with scalar
+//! `tanhf` and `expf` calls. On the `flex` device the functions here instead read the tensors
+//! once, evaluate the gate on all cores, and write every result in the same pass. On every
+//! other device they run the plain tensor operations, so the same code serves the GPU
+//! backends.
+//!
+//! The forward values are bit for bit those of the tensor operations: the same `libm`
+//! functions with the same formulas (the tests check it). This matters more than it seems:
+//! the logistic-mixture head takes differences of nearly equal sigmoids, so a change of one
+//! unit in the last place of an activation can move a score coordinate by 1e-5 of the
+//! largest. Faster vectorised approximations were tried and dropped for that reason. The
+//! backward pass rounds differently from autodiff's (about 1e-7 relative).
+
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// The gate's output `t ⊙ s` and its two factors, `t = tanh(a)` and `s = σ(b)`, where
+/// `[a, b]` are the channel halves of `pre + addend`.
+///
+/// # Shapes
+/// - `pre`, `addend`: `[batch, 2C, h, w]`
+/// - output: three `[batch, C, h, w]`: the product, `t` and `s`
+pub(crate) fn gate_forward(
+    pre: Tensor<4>,
+    addend: Option<Tensor<4>>,
+) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    match host::gate_forward(&pre, addend.as_ref()) {
+        Some(found) => found,
+        None => gate_forward_ops(pre, addend),
+    }
+}
+
+/// [`gate_forward`] as tensor operations, for every device.
+fn gate_forward_ops(
+    pre: Tensor<4>,
+    addend: Option<Tensor<4>>,
+) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    let pre = match addend {
+        Some(a) => pre + a,
+        None => pre,
+    };
+    let c = pre.dims()[1] / 2;
+    let t = pre.clone().narrow(1, 0, c).tanh();
+    let s = sigmoid(pre.narrow(1, c, c));
+    (t.clone() * s.clone(), t, s)
+}
+
+/// The gradient with respect to the gate's input, `[g ⊙ s ⊙ (1 − t²), g ⊙ t ⊙ s ⊙ (1 − s)]`
+/// along the channels, plus `addend`.
+///
+/// # Shapes
+/// - `t`, `s`, `g`: `[batch, C, h, w]`
+/// - `addend`: `[batch, 2C, h, w]`
+/// - output: `[batch, 2C, h, w]`
+pub(crate) fn gate_backward(
+    t: Tensor<4>,
+    s: Tensor<4>,
+    g: Tensor<4>,
+    addend: Option<Tensor<4>>,
+) -> Tensor<4> {
+    match host::gate_backward(&t, &s, &g, addend.as_ref()) {
+        Some(found) => found,
+        None => gate_backward_ops(t, s, g, addend),
+    }
+}
+
+/// [`gate_backward`] as tensor operations, for every device.
+fn gate_backward_ops(
+    t: Tensor<4>,
+    s: Tensor<4>,
+    g: Tensor<4>,
+    addend: Option<Tensor<4>>,
+) -> Tensor<4> {
+    let gt = g.clone() * t.clone();
+    let gs = g * s.clone();
+    let ga = gs.clone() - gs * t.clone() * t;
+    let gb = gt * (s.clone() - s.clone() * s);
+    let grad = Tensor::cat(vec![ga, gb], 1);
+    match addend {
+        Some(a) => grad + a,
+        None => grad,
+    }
+}
+
+/// `tanh(x)`: the standard library's, as Burn's CPU backend evaluates it.
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    x.tanh()
+}
+
+/// The logistic sigmoid with the formula and the rounding of Burn's CPU backend: `1/(1 + e^{−x})`
+/// for `x ≥ 0`, `e^x/(1 + e^x)` below, so that neither exponential overflows.
+#[inline(always)]
+fn sigmoid_f32(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Whether tensors on `device` live in host memory as Burn's `flex` backend keeps them.
+fn on_host(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        device.clone().inner() == Device::flex()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+mod host {
+    use super::*;
+
+    /// The values of a single-precision tensor on the host device, or `None` (another device
+    /// or another element type), leaving the caller to run the tensor operations.
+    fn values<const D: usize>(t: &Tensor<D>) -> Option<TensorData> {
+        if !on_host(&t.device()) {
+            return None;
+        }
+        let data = t.clone().inner().into_data();
+        data.as_slice::<f32>().is_ok().then_some(data)
+    }
+
+    fn slice(data: &TensorData) -> &[f32] {
+        data.as_slice::<f32>().unwrap_or_default()
+    }
+
+    fn tensor(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
+
+    /// The values of an optional addend of shape `dims`; `Err` when it cannot be read.
+    fn addend_values(
+        addend: Option<&Tensor<4>>,
+        dims: [usize; 4],
+    ) -> Result<Option<TensorData>, ()> {
+        match addend {
+            Some(a) if a.dims() == dims => values(a).map(Some).ok_or(()),
+            Some(_) => Err(()),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn gate_forward(
+        pre: &Tensor<4>,
+        addend: Option<&Tensor<4>>,
+    ) -> Option<(Tensor<4>, Tensor<4>, Tensor<4>)> {
+        let [b, c2, h, w] = pre.dims();
+        let plane = c2 / 2 * h * w;
+        if c2 % 2 != 0 || plane == 0 {
+            return None;
+        }
+        let device = pre.device().inner();
+        let pre_data = values(pre)?;
+        let add_data = addend_values(addend, pre.dims()).ok()?;
+        let (pre, add) = (slice(&pre_data), add_data.as_ref().map(slice));
+
+        let mut out = vec![0.0; b * plane];
+        let mut t = vec![0.0; b * plane];
+        let mut s = vec![0.0; b * plane];
+        out.par_chunks_mut(plane)
+            .zip(t.par_chunks_mut(plane))
+            .zip(s.par_chunks_mut(plane))
+            .enumerate()
+            .for_each(|(n, ((out, t), s))| {
+                let input = 2 * n * plane..2 * (n + 1) * plane;
+                vectorized(ForwardOp {
+                    x: &pre[input.clone()],
+                    add: add.map(|a| &a[input]),
+                    out,
+                    t,
+                    s,
+                });
+            });
+        let shape = [b, c2 / 2, h, w];
+        Some((
+            tensor(out, shape, &device),
+            tensor(t, shape, &device),
+            tensor(s, shape, &device),
+        ))
+    }
+
+    pub(super) fn gate_backward(
+        t: &Tensor<4>,
+        s: &Tensor<4>,
+        g: &Tensor<4>,
+        addend: Option<&Tensor<4>>,
+    ) -> Option<Tensor<4>> {
+        let [b, c, h, w] = t.dims();
+        let plane = c * h * w;
+        if s.dims() != t.dims() || g.dims() != t.dims() || plane == 0 {
+            return None;
+        }
+        let device = t.device().inner();
+        let (t_data, s_data, g_data) = (values(t)?, values(s)?, values(g)?);
+        let add_data = addend_values(addend, [b, 2 * c, h, w]).ok()?;
+        let (t, s, g) = (slice(&t_data), slice(&s_data), slice(&g_data));
+        let add = add_data.as_ref().map(slice);
+
+        let mut out = vec![0.0; b * 2 * plane];
+        out.par_chunks_mut(2 * plane)
+            .enumerate()
+            .for_each(|(n, out)| {
+                let one = n * plane..(n + 1) * plane;
+                let (ga, gb) = out.split_at_mut(plane);
+                vectorized(BackwardOp {
+                    t: &t[one.clone()],
+                    s: &s[one.clone()],
+                    g: &g[one],
+                    add: add.map(|a| &a[2 * n * plane..2 * (n + 1) * plane]),
+                    ga,
+                    gb,
+                });
+            });
+        Some(tensor(out, [b, 2 * c, h, w], &device))
+    }
+
+    /// Runs `op` compiled for AVX2 where the processor has it, plainly elsewhere; the
+    /// arithmetic is the same (no fused multiply-adds are formed), so are the results.
+    fn vectorized<Op: pulp::NullaryFnOnce>(op: Op) -> Op::Output {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return simd.vectorize(op);
+        }
+        op.call()
+    }
+
+    /// One example's gate: `x` (and `add`) `[2·plane]`, the three outputs `[plane]`.
+    struct ForwardOp<'a> {
+        x: &'a [f32],
+        add: Option<&'a [f32]>,
+        out: &'a mut [f32],
+        t: &'a mut [f32],
+        s: &'a mut [f32],
+    }
+
+    impl pulp::NullaryFnOnce for ForwardOp<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn call(self) {
+            let n = self.out.len();
+            let (xa, xb) = self.x.split_at(n);
+            let outputs = self
+                .out
+                .iter_mut()
+                .zip(self.t.iter_mut())
+                .zip(self.s.iter_mut());
+            let gate = |((out, t), s): ((&mut f32, &mut f32), &mut f32), a: f32, b: f32| {
+                *t = tanh(a);
+                *s = sigmoid_f32(b);
+                *out = *t * *s;
+            };
+            match self.add {
+                Some(add) => {
+                    let (aa, ab) = add.split_at(n);
+                    let inputs = xa.iter().zip(xb).zip(aa.iter().zip(ab));
+                    for (o, ((&a, &b), (&da, &db))) in outputs.zip(inputs) {
+                        gate(o, a + da, b + db);
+                    }
+                }
+                None => {
+                    for (o, (&a, &b)) in outputs.zip(xa.iter().zip(xb)) {
+                        gate(o, a, b);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One example's gate backward: `t`, `s`, `g` `[plane]`, `add` `[2·plane]`, the two
+    /// halves of the result `[plane]` each.
+    struct BackwardOp<'a> {
+        t: &'a [f32],
+        s: &'a [f32],
+        g: &'a [f32],
+        add: Option<&'a [f32]>,
+        ga: &'a mut [f32],
+        gb: &'a mut [f32],
+    }
+
+    impl pulp::NullaryFnOnce for BackwardOp<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn call(self) {
+            let n = self.ga.len();
+            let outputs = self.ga.iter_mut().zip(self.gb.iter_mut());
+            let inputs = self.t.iter().zip(self.s).zip(self.g);
+            let grads = |((&t, &s), &g): ((&f32, &f32), &f32)| {
+                let gs = g * s;
+                (gs - gs * t * t, g * t * (s - s * s))
+            };
+            match self.add {
+                Some(add) => {
+                    let (aa, ab) = add.split_at(n);
+                    for ((ga, gb), (x, (&da, &db))) in outputs.zip(inputs.zip(aa.iter().zip(ab))) {
+                        let (a, b) = grads(x);
+                        *ga = a + da;
+                        *gb = b + db;
+                    }
+                }
+                None => {
+                    for ((ga, gb), x) in outputs.zip(inputs) {
+                        let (a, b) = grads(x);
+                        *ga = a;
+                        *gb = b;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn extreme_inputs_saturate_and_nan_propagates() {
+        assert_eq!(tanh(1e4), 1.0);
+        assert_eq!(tanh(-1e4), -1.0);
+        assert_eq!(tanh(0.0), 0.0);
+        assert_eq!(sigmoid_f32(1e4), 1.0);
+        assert_eq!(sigmoid_f32(-1e4), 0.0);
+        assert!(tanh(f32::NAN).is_nan() && sigmoid_f32(f32::NAN).is_nan());
+    }
+
+    fn host_values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn assert_close(label: &str, a: Tensor<4>, b: Tensor<4>) {
+        assert_eq!(a.dims(), b.dims(), "{label}");
+        for (i, (x, y)) in host_values(a).iter().zip(host_values(b)).enumerate() {
+            assert!(
+                (x - y).abs() <= 4e-7 * (x.abs().max(y.abs()) + 1.0),
+                "{label}[{i}]: single pass {x}, tensor operations {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn single_pass_gate_equals_the_tensor_operations_bit_for_bit_forward() {
+        let device = Device::flex();
+        let pre = Tensor::<4>::random([3, 10, 4, 5], Distribution::Normal(0.0, 3.0), &device);
+        let add = Tensor::<4>::random([3, 10, 4, 5], Distribution::Normal(0.0, 1.0), &device);
+        let g = Tensor::<4>::random([3, 5, 4, 5], Distribution::Normal(0.0, 1.0), &device);
+        for addend in [None, Some(add)] {
+            let fast = gate_forward(pre.clone(), addend.clone());
+            let slow = gate_forward_ops(pre.clone(), addend.clone());
+            assert_eq!(host_values(fast.0), host_values(slow.0), "product");
+            assert_eq!(host_values(fast.1.clone()), host_values(slow.1), "tanh");
+            assert_eq!(host_values(fast.2.clone()), host_values(slow.2), "sigmoid");
+
+            let (t, s) = (fast.1, fast.2);
+            let fast = gate_backward(t.clone(), s.clone(), g.clone(), addend.clone());
+            let slow = gate_backward_ops(t, s, g.clone(), addend);
+            assert_close("backward", fast, slow);
+        }
+    }
+
+    #[test]
+    fn the_single_pass_runs_on_the_cpu_device_only() {
+        let pre = Tensor::<4>::zeros([1, 2, 1, 1], &Device::flex());
+        assert!(host::gate_forward(&pre, None).is_some());
+        let odd = Tensor::<4>::zeros([1, 3, 1, 1], &Device::flex());
+        assert!(host::gate_forward(&odd, None).is_none());
+    }
+}
