@@ -3,8 +3,8 @@
 //! The probed pass of [`crate::probe`] gets the per-example output gradients `gₙ = ∂ℓₙ/∂yₙ`
 //! from Burn's autodiff. This module computes the same gradients by walking the network
 //! backward by hand, without an autodiff graph: the body runs on the device's plain backend,
-//! and only the output head (a few element-wise operations) is differentiated by autodiff. It
-//! needs fewer operations than the generic walk because it knows the network:
+//! and at most the output head (a few element-wise operations) is differentiated by autodiff.
+//! It needs fewer operations than the generic walk because it knows the network:
 //!
 //! - The gradient of a convolution with respect to its input is a transposed convolution of
 //!   the output gradient with the same masked weight, over the whole zero-padded input, then
@@ -17,6 +17,9 @@
 //!   residual sum passes its gradient to both terms; a ReLU passes it where its input was
 //!   positive; a conditioning vector added at every position collects the gradient summed
 //!   over the positions.
+//! - The categorical head's gradient is `onehot(target) − softmax(logits)` at every
+//!   sub-pixel, computed directly on the CPU; the mixture head's (and the categorical head's
+//!   on other devices) comes from autodiff through the head alone.
 //! - The images themselves need no gradient, so the first layer's input gradients are
 //!   skipped.
 //!
@@ -27,7 +30,8 @@ use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Int, Tensor};
 use fisher_core::PixelScaling;
 
-use crate::fused::{gate_backward, gate_forward};
+use crate::config::Head;
+use crate::fused::{categorical_head, gate_backward, gate_forward};
 use crate::heads;
 use crate::layers::{CondLinear, MaskedConv};
 use crate::model::{PixelCnn, name as layer_name, shift_down};
@@ -136,6 +140,33 @@ fn linear_record(
     }
 }
 
+/// Each image's log-likelihood and its gradient with respect to the logits, by autodiff
+/// through the head alone.
+fn head_by_autodiff(
+    head: Head,
+    logits: Tensor<4>,
+    images: Tensor<4, Int>,
+    batch: usize,
+) -> fisher_core::Result<(Tensor<1>, Tensor<4>)> {
+    let logits = logits.autodiff().require_grad();
+    let map = heads::log_prob_map(head, logits.clone(), images.autodiff());
+    let ll = map
+        .clone()
+        .inner()
+        .reshape([batch as i64, -1])
+        .sum_dim(1)
+        .reshape([batch]);
+    let grads = map.sum().backward();
+    let g_logits = logits.grad(&grads).ok_or_else(|| {
+        fisher_core::Error::config(
+            "output head",
+            format!("{head:?}"),
+            "its log-likelihood does not depend on the network's output",
+        )
+    })?;
+    Ok((ll, g_logits))
+}
+
 impl PixelCnn {
     /// Each image's log-likelihood and every parameterised layer's per-example output
     /// gradient, from one forward pass and a hand-written backward pass (see
@@ -222,25 +253,17 @@ impl PixelCnn {
         let out_in = hidden.clamp_min(0.0);
         let logits = conv_forward(&self.head_out, out_in.clone());
 
-        // The head, differentiated by autodiff: the gradient of Σ log p with respect to the
-        // logits.
-        let logits = logits.autodiff().require_grad();
-        let map = heads::log_prob_map(self.config().head, logits.clone(), images.autodiff());
-        let ll = map
-            .clone()
-            .inner()
-            .reshape([batch as i64, -1])
-            .sum_dim(1)
-            .reshape([batch]);
-        let grads = map.sum().backward();
-        let g_logits = logits.grad(&grads).ok_or_else(|| {
-            fisher_core::Error::config(
-                "output head",
-                format!("{:?}", self.config().head),
-                "its log-likelihood does not depend on the network's output",
-            )
-        })?;
-        drop(grads);
+        // The gradient of Σ log p with respect to the logits: in closed form for the
+        // categorical head on the CPU, else by autodiff through the head alone.
+        let head = self.config().head;
+        let closed_form = match head {
+            Head::Categorical => categorical_head(&logits, &images),
+            Head::LogisticMixture(_) => None,
+        };
+        let (ll, g_logits) = match closed_form {
+            Some(found) => found,
+            None => head_by_autodiff(head, logits, images, batch)?,
+        };
 
         // Head backward.
         let mut tail = Vec::with_capacity(2);

@@ -15,7 +15,7 @@
 //! backward pass rounds differently from autodiff's (about 1e-7 relative).
 
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// The gate's output `t ⊙ s` and its two factors, `t = tanh(a)` and `s = σ(b)`, where
@@ -84,6 +84,23 @@ fn gate_backward_ops(
         Some(a) => grad + a,
         None => grad,
     }
+}
+
+/// Each image's log-likelihood under a categorical head and its gradient with respect to the
+/// logits, `onehot(target) − softmax(logits)` at every sub-pixel, in one pass over the
+/// logits on all cores; `None` off the CPU device, leaving the caller to differentiate the
+/// head by autodiff.
+///
+/// # Shapes
+/// - `logits`: `[batch, 256·c, h, w]`, the 256 logits of colour `i` in channels
+///   `256·i .. 256·(i + 1)`
+/// - `targets`: `[batch, c, h, w]`, values in `0..=255`
+/// - output: `[batch]` and the gradient, the shape of `logits`
+pub(crate) fn categorical_head(
+    logits: &Tensor<4>,
+    targets: &Tensor<4, Int>,
+) -> Option<(Tensor<1>, Tensor<4>)> {
+    host::categorical_head(logits, targets)
 }
 
 /// `tanh(x)`: the standard library's, as Burn's CPU backend evaluates it.
@@ -222,6 +239,75 @@ mod host {
                 });
             });
         Some(tensor(out, [b, 2 * c, h, w], &device))
+    }
+
+    pub(super) fn categorical_head(
+        logits: &Tensor<4>,
+        targets: &Tensor<4, Int>,
+    ) -> Option<(Tensor<1>, Tensor<4>)> {
+        const CLASSES: usize = 256;
+        let [b, c, h, w] = targets.dims();
+        let plane = h * w;
+        if logits.dims() != [b, CLASSES * c, h, w] || plane == 0 {
+            return None;
+        }
+        let device = logits.device().inner();
+        let logits_data = values(logits)?;
+        let logits = slice(&logits_data);
+        let targets: Vec<usize> = targets
+            .clone()
+            .inner()
+            .into_data()
+            .iter::<i64>()
+            .map(|v| v.clamp(0, CLASSES as i64 - 1) as usize)
+            .collect();
+
+        let block = CLASSES * plane;
+        let mut grad = vec![0.0f32; b * c * block];
+        let mut ll = vec![0.0f32; b * c];
+        grad.par_chunks_mut(block)
+            .zip(ll.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (grad, ll))| {
+                let logits = &logits[i * block..(i + 1) * block];
+                let targets = &targets[i * plane..(i + 1) * plane];
+                *ll = categorical_block(logits, targets, grad, plane);
+            });
+        let ll: Vec<f32> = ll.chunks(c).map(|l| l.iter().sum()).collect();
+        Some((
+            Tensor::from_data(TensorData::new(ll, [b]), &device),
+            tensor(grad, [b, CLASSES * c, h, w], &device),
+        ))
+    }
+
+    /// One colour of one image: `logits` and `grad` `[256, plane]`, `targets` `[plane]`.
+    /// Fills the gradient and returns the sum of the log-probabilities of the targets.
+    fn categorical_block(logits: &[f32], targets: &[usize], grad: &mut [f32], plane: usize) -> f32 {
+        let mut max = vec![f32::NEG_INFINITY; plane];
+        for row in logits.chunks(plane) {
+            for (m, &v) in max.iter_mut().zip(row) {
+                *m = m.max(v);
+            }
+        }
+        // The exponentials go into the gradient's rows, then become the negated softmax.
+        let mut sum = vec![0.0f32; plane];
+        for (row, out) in logits.chunks(plane).zip(grad.chunks_mut(plane)) {
+            for (((o, &v), &m), s) in out.iter_mut().zip(row).zip(&max).zip(&mut sum) {
+                *o = (v - m).exp();
+                *s += *o;
+            }
+        }
+        for out in grad.chunks_mut(plane) {
+            for (o, &s) in out.iter_mut().zip(&sum) {
+                *o = -*o / s;
+            }
+        }
+        let mut ll = 0.0;
+        for (p, &t) in targets.iter().enumerate() {
+            grad[t * plane + p] += 1.0;
+            ll += logits[t * plane + p] - max[p] - sum[p].ln();
+        }
+        ll
     }
 
     /// Runs `op` compiled for AVX2 where the processor has it, plainly elsewhere; the
@@ -367,6 +453,51 @@ mod tests {
             let fast = gate_backward(t.clone(), s.clone(), g.clone(), addend.clone());
             let slow = gate_backward_ops(t, s, g.clone(), addend);
             assert_close("backward", fast, slow);
+        }
+    }
+
+    #[test]
+    fn categorical_head_matches_a_double_precision_softmax() {
+        let device = Device::flex();
+        let (b, c, h, w) = (2, 3, 2, 3);
+        let logits =
+            Tensor::<4>::random([b, 256 * c, h, w], Distribution::Normal(0.0, 4.0), &device);
+        let targets: Vec<i64> = (0..b * c * h * w).map(|i| (i * 97 % 256) as i64).collect();
+        let targets =
+            Tensor::<4, Int>::from_data(TensorData::new(targets.clone(), [b, c, h, w]), &device);
+        let (ll, grad) = categorical_head(&logits, &targets).expect("the CPU device");
+        let (ll, grad) = (
+            ll.into_data().try_to_vec::<f32>().unwrap(),
+            host_values(grad),
+        );
+        let x = host_values(logits);
+        let t: Vec<i64> = targets.into_data().iter::<i64>().collect();
+
+        let plane = h * w;
+        let mut want_ll = vec![0.0f64; b];
+        for n in 0..b {
+            for colour in 0..c {
+                for p in 0..plane {
+                    let at = |v: usize| ((n * c + colour) * 256 + v) * plane + p;
+                    let z: f64 = (0..256).map(|v| f64::from(x[at(v)]).exp()).sum();
+                    let target = t[(n * c + colour) * plane + p] as usize;
+                    want_ll[n] += f64::from(x[at(target)]) - z.ln();
+                    for v in 0..256 {
+                        let want = f64::from(u8::from(v == target)) - f64::from(x[at(v)]).exp() / z;
+                        let got = f64::from(grad[at(v)]);
+                        assert!(
+                            (got - want).abs() < 1e-6,
+                            "grad {n} {colour} {v} {p}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+        for (got, want) in ll.iter().zip(&want_ll) {
+            assert!(
+                (f64::from(*got) - want).abs() < 1e-5 * want.abs(),
+                "ll {got} vs {want}"
+            );
         }
     }
 

@@ -59,15 +59,18 @@
 //!   in memory (a pass never walked backward is not freed).
 //! - The diagonal-Fisher normalisation holds one f32 per parameter (and one f64 per parameter
 //!   while it is fitted); the statistics of standardisation hold two f64 per output dimension.
-//! - Memory is that of a backward pass of the batch plus the probes and their gradients (one
-//!   extra copy of every layer output each): about 1.4× a plain forward and backward pass, and
-//!   linear in the batch through the activations, not through `d`.
-//! - Speed is bounded by the backend's convolutions. On a 2-core AMD EPYC, with the flex CPU
-//!   backend and batch 32, the default PixelCNN's scores ran at 17.7 examples/s against
-//!   25.7 for PyTorch's `torch.func` on the same machine (0.69×); flex's plain forward and
-//!   backward pass runs at 0.3× PyTorch's. The convolutions and the per-example matrix
-//!   products take about three quarters of the time (see `docs/benchmarks.md` and the
-//!   `score_phases` example).
+//! - Memory is that of a backward pass of the batch: the activations the backward pass
+//!   needs and every layer's output gradient, about as much as a plain forward and backward
+//!   pass for the PixelCNN (the probed pass of a model of your own holds the probes as well,
+//!   about 1.4×). It grows linearly with the batch, not with `d`.
+//! - Speed is bounded by the backend's convolutions and matrix products. On a 2-core AMD
+//!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores ran at
+//!   14.4–17.7 examples/s (categorical head) and 17.1–18.2 (mixture) against 23.7–25.7 and
+//!   26.8 for PyTorch's `torch.func` on the same machine: 0.56–0.75× of it. Flex's plain
+//!   forward and backward pass runs at about 0.25× PyTorch's, so the scores, at half the
+//!   cost of that pass, cannot catch up without faster convolutions in the backend; the
+//!   convolutions and the per-example matrix products take about three quarters of the time
+//!   (see `docs/benchmarks.md` and the `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.
