@@ -65,12 +65,12 @@
 //!   about 1.4×). It grows linearly with the batch, not with `d`.
 //! - Speed is bounded by the backend's convolutions and matrix products. On a 2-core AMD
 //!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores ran at
-//!   14.4–17.7 examples/s (categorical head) and 17.1–18.2 (mixture) against 23.7–25.7 and
-//!   26.8 for PyTorch's `torch.func` on the same machine: 0.56–0.75× of it. Flex's plain
-//!   forward and backward pass runs at about 0.25× PyTorch's, so the scores, at half the
-//!   cost of that pass, cannot catch up without faster convolutions in the backend; the
-//!   convolutions and the per-example matrix products take about three quarters of the time
-//!   (see `docs/benchmarks.md` and the `score_phases` example).
+//!   12.6–17.7 examples/s (categorical head) and 13.5–18.2 (mixture) against 22.6–28.6 and
+//!   26.8–27.2 for PyTorch's `torch.func` on the same machine: 0.49–0.75× of it, run for
+//!   run. Flex's plain forward and backward pass runs at about 0.25× PyTorch's, so the
+//!   scores, at 0.6× the cost of that pass, cannot catch up without faster convolutions in
+//!   the backend; the convolutions and the per-example matrix products take about three
+//!   quarters of the time (see `docs/benchmarks.md` and the `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.
