@@ -13,9 +13,9 @@
 //! (a model may instead compute these gradients itself, through
 //! [`ScoreModel::log_likelihood_output_grads`]; the PixelCNN does, by a hand-written backward
 //! pass), and [`ProbedLayer::per_example`] turns those into the example's parameter
-//! gradient, one layer at a time. Each layer's `[batch, d_layer]` block is handed on (to a projector, a
-//! statistic, a test) and freed before the next layer is formed, so no `[batch, d]` matrix is
-//! ever held.
+//! gradient, one layer at a time. Each layer's `[batch, d_layer]` block is handed on (to a
+//! projector, a statistic, a test) and freed before the next layer is formed, so no
+//! `[batch, d]` matrix is ever held.
 //!
 //! [`reference_scores`] computes the same scores the slow, obvious way, with one backward pass
 //! per example; the tests compare the two.
