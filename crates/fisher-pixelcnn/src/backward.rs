@@ -25,6 +25,7 @@
 //!
 //! The tests compare every layer's gradient with the probed pass's.
 
+use burn::tensor::activation::relu;
 use burn::tensor::module::{conv_transpose2d, conv2d, linear};
 use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Int, Tensor};
@@ -34,7 +35,7 @@ use crate::config::Head;
 use crate::fused::{categorical_head, gate_backward, gate_forward};
 use crate::heads;
 use crate::layers::{CondLinear, MaskedConv};
-use crate::model::{PixelCnn, name as layer_name, shift_down};
+use crate::model::{PixelCnn, add_vector, name as layer_name, shift_down};
 use crate::probe::{LayerInput, LayerRecord, ProbeTensor};
 
 /// A convolution's forward pass on the plain backend: `(W ⊙ M) ⋆ x + b`.
@@ -80,12 +81,6 @@ fn sum_positions(g: Tensor<4>) -> Tensor<2> {
     g.reshape([b as i64, c as i64, -1])
         .sum_dim(2)
         .reshape([b, c])
-}
-
-/// Adds a per-example vector `[batch, ch]` to every position of a map `[batch, ch, h, w]`.
-fn add_vector(map: Tensor<4>, v: Tensor<2>) -> Tensor<4> {
-    let [b, c] = v.dims();
-    map + v.reshape([b, c, 1, 1])
 }
 
 /// What the forward pass keeps of one gated layer for the backward pass.
@@ -198,7 +193,7 @@ impl PixelCnn {
         let n_layers = self.layers.len();
 
         // Vertical stack.
-        let mut saved = Vec::with_capacity(n_layers);
+        let mut vertical_saved = Vec::with_capacity(n_layers);
         let mut links = Vec::with_capacity(n_layers);
         let mut v = x.clone();
         for (l, layer) in self.layers.iter().enumerate() {
@@ -217,14 +212,15 @@ impl PixelCnn {
                 (x.clone(), None)
             };
             let v_in = std::mem::replace(&mut v, next);
-            saved.push((v_in, link_in, v_gate));
+            vertical_saved.push((v_in, link_in, v_gate));
         }
 
         // Horizontal stack.
-        let mut saved_all = Vec::with_capacity(n_layers);
+        let mut saved = Vec::with_capacity(n_layers);
         let mut h = x;
-        for ((v_in, link_in, v_gate), (link, layer)) in
-            saved.into_iter().zip(links.into_iter().zip(&self.layers))
+        for ((v_in, link_in, v_gate), (link, layer)) in vertical_saved
+            .into_iter()
+            .zip(links.into_iter().zip(&self.layers))
         {
             // The sums in the order of the plain pass, so that the values are the same.
             let pre = conv_forward(&layer.h_conv, h.clone());
@@ -238,7 +234,7 @@ impl PixelCnn {
             let out = conv_forward(&layer.h_out, out_in.clone());
             let next = if layer.residual { h.clone() + out } else { out };
             let h_in = std::mem::replace(&mut h, next);
-            saved_all.push(Saved {
+            saved.push(Saved {
                 v_in,
                 link_in,
                 v_gate,
@@ -247,10 +243,9 @@ impl PixelCnn {
                 out_in,
             });
         }
-        let (saved, h_last) = (saved_all, h);
-        let head_in = h_last.clone().clamp_min(0.0);
+        let head_in = relu(h.clone());
         let hidden = conv_forward(&self.head_hidden, head_in.clone());
-        let out_in = hidden.clamp_min(0.0);
+        let out_in = relu(hidden);
         let logits = conv_forward(&self.head_out, out_in.clone());
 
         // The gradient of Σ log p with respect to the logits: in closed form for the
@@ -265,22 +260,15 @@ impl PixelCnn {
             None => head_by_autodiff(head, logits, images, batch)?,
         };
 
-        // Head backward.
-        let mut tail = Vec::with_capacity(2);
+        // Head backward; a ReLU passes the gradient where its input was positive.
         let g_hidden = conv_input_grad(&self.head_out, g_logits.clone())
             .mask_fill(out_in.clone().lower_equal_elem(0.0), 0.0);
-        tail.push(conv_record(
-            "head_out".into(),
-            &self.head_out,
-            out_in,
-            g_logits,
-        ));
         let mut g_h = conv_input_grad(&self.head_hidden, g_hidden.clone())
-            .mask_fill(h_last.lower_equal_elem(0.0), 0.0);
-        tail.insert(
-            0,
+            .mask_fill(h.lower_equal_elem(0.0), 0.0);
+        let tail = [
             conv_record("head_hidden".into(), &self.head_hidden, head_in, g_hidden),
-        );
+            conv_record("head_out".into(), &self.head_out, out_in, g_logits),
+        ];
 
         // Horizontal stack backward, last layer first.
         let mut horizontal = Vec::with_capacity(3 * n_layers);

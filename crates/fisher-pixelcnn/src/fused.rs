@@ -1,18 +1,23 @@
-//! The gate and its backward pass as single passes over memory on the CPU backend.
+//! Single passes over memory on the CPU backend: the gate, its backward pass, and the
+//! categorical head's gradient.
 //!
 //! The gated unit `tanh(a) ⊙ σ(b)` is a handful of element-wise tensor operations; Burn's
-//! CPU backend runs each of them on one thread, as its own pass over memory, with scalar
-//! `tanhf` and `expf` calls. On the `flex` device the functions here instead read the tensors
-//! once, evaluate the gate on all cores, and write every result in the same pass. On every
-//! other device they run the plain tensor operations, so the same code serves the GPU
-//! backends.
+//! CPU backend runs each of them on one thread, as its own pass over memory. On the `flex`
+//! device the functions here instead read the tensors once, evaluate the gate on all cores,
+//! and write every result in the same pass. On every other device they run the plain tensor
+//! operations, so the same code serves the GPU backends.
 //!
-//! The forward values are bit for bit those of the tensor operations: the same `libm`
+//! The forward values are bit for bit those of the tensor operations: the same scalar `libm`
 //! functions with the same formulas (the tests check it). This matters more than it seems:
 //! the logistic-mixture head takes differences of nearly equal sigmoids, so a change of one
 //! unit in the last place of an activation can move a score coordinate by 1e-5 of the
 //! largest. Faster vectorised approximations were tried and dropped for that reason. The
 //! backward pass rounds differently from autodiff's (about 1e-7 relative).
+//!
+//! The categorical head's gradient with respect to its logits is `onehot(target) −
+//! softmax(logits)` at every sub-pixel; [`categorical_head`] computes it, with the
+//! log-likelihoods, in one pass per image and colour instead of an autodiff graph of the
+//! log-softmax. It runs on the CPU device only; elsewhere the caller differentiates the head.
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -188,7 +188,7 @@ pub(crate) fn shift_down(x: Tensor<4>) -> Tensor<4> {
 }
 
 /// Adds a per-example vector `[batch, ch]` to every position of a map `[batch, ch, h, w]`.
-fn add_vector(map: Tensor<4>, v: Tensor<2>) -> Tensor<4> {
+pub(crate) fn add_vector(map: Tensor<4>, v: Tensor<2>) -> Tensor<4> {
     let [b, c] = v.dims();
     map + v.reshape([b, c, 1, 1])
 }
