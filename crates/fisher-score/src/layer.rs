@@ -17,8 +17,11 @@
 //! of an ordinary backward pass, without the sum over the batch (Goodfellow 2015, "Efficient
 //! per-example gradient computations", arXiv:1510.01799; Rochette et al. 2019,
 //! arXiv:1912.06015, for convolutions). Tap by tap rather than through one unfolded (im2col)
-//! input: the windows are plain copies, while an unfold costs more than the products on the
-//! CPU backend.
+//! input: the windows are plain copies, while Burn's unfold costs more than the products. On
+//! the CPU (`flex`) device a convolution takes another route instead, one product per
+//! example with the example's unfolded input built in place (see `host.rs`): the tap-by-tap
+//! products there have as few columns as the layer has input channels and run well below the
+//! processor's rate.
 //!
 //! Weights that a mask fixes at zero are constants of the model, not parameters: their
 //! entries are dropped, so a layer contributes `free weights + biases` coordinates.
@@ -26,7 +29,7 @@
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::{Error, Result};
+use crate::{Error, Result, host};
 
 /// How a linear layer stores its weight matrix, which fixes the order of its coordinates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +163,7 @@ impl ProbedLayer {
     /// length than the weight.
     pub fn per_example(&self, position: usize, probe_grad: &Probe) -> Result<LayerScores> {
         self.check_mask(position)?;
-        let (weight, bias) = match (&self.input, probe_grad) {
+        match (&self.input, probe_grad) {
             (
                 LayerInput::Conv {
                     input,
@@ -172,28 +175,36 @@ impl ProbedLayer {
             ) => {
                 let geometry = Geometry::new(input.dims(), *kernel, *padding, *dilation);
                 geometry.check(position, &self.name, g.dims())?;
-                self.conv_scores(&geometry, input, g)
+                let mask = self.mask.as_deref();
+                if let Some(found) = host::conv_scores(&geometry, input, g, mask, self.has_bias) {
+                    return Ok(found);
+                }
+                Ok(self.conv_scores(&geometry, input, g))
             }
             (LayerInput::Linear { input, layout }, Probe::Flat(g)) => {
-                self.linear_scores(position, input, *layout, g)?
+                let (weight, bias) = self.linear_scores(position, input, *layout, g)?;
+                Ok(LayerScores {
+                    weight: self.free_weights(weight),
+                    bias,
+                })
             }
-            _ => {
-                return Err(Error::layer(
-                    position,
-                    &self.name,
-                    "probe gradient kind does not match the layer kind",
-                ));
-            }
-        };
+            _ => Err(Error::layer(
+                position,
+                &self.name,
+                "probe gradient kind does not match the layer kind",
+            )),
+        }
+    }
 
-        let weight = match &self.mask {
+    /// The columns of `weight` `[batch, all weights]` that the mask leaves free.
+    fn free_weights(&self, weight: Tensor<2>) -> Tensor<2> {
+        match &self.mask {
             Some(mask) => {
                 let device = weight.device();
                 weight.select(1, free_indices(mask, &device))
             }
             None => weight,
-        };
-        Ok(LayerScores { weight, bias })
+        }
     }
 
     fn check_mask(&self, position: usize) -> Result<()> {
@@ -212,12 +223,13 @@ impl ProbedLayer {
         }
     }
 
-    fn conv_scores(
+    /// A convolution's per-example gradients by tensor operations, on any device.
+    pub(crate) fn conv_scores(
         &self,
         geometry: &Geometry,
         input: &Tensor<4>,
         g: &Tensor<4>,
-    ) -> (Tensor<2>, Option<Tensor<2>>) {
+    ) -> LayerScores {
         let [batch, out, gh, gw] = g.dims();
         let [_, channels, _, _] = input.dims();
         let [kh, kw] = geometry.kernel;
@@ -237,7 +249,10 @@ impl ProbedLayer {
         };
         let weight = weight.reshape([batch, out * channels * kh * kw]);
         let bias = self.has_bias.then(|| g.sum_dim(2).reshape([batch, out]));
-        (weight, bias)
+        LayerScores {
+            weight: self.free_weights(weight),
+            bias,
+        }
     }
 
     fn linear_scores(
@@ -272,15 +287,19 @@ impl ProbedLayer {
 }
 
 /// The sizes of a stride-1 convolution: input, padding, kernel, dilation and output.
-struct Geometry {
-    input: [usize; 4],
-    kernel: [usize; 2],
-    padding: [(usize, usize); 2],
-    dilation: [usize; 2],
+pub(crate) struct Geometry {
+    /// Input `[batch, in, height, width]`, before padding.
+    pub input: [usize; 4],
+    /// Kernel `[kh, kw]`.
+    pub kernel: [usize; 2],
+    /// Zero padding `[(top, bottom), (left, right)]`.
+    pub padding: [(usize, usize); 2],
+    /// Dilation `[dh, dw]`.
+    pub dilation: [usize; 2],
 }
 
 impl Geometry {
-    fn new(
+    pub(crate) fn new(
         input: [usize; 4],
         kernel: [usize; 2],
         padding: [(usize, usize); 2],

@@ -78,6 +78,7 @@
 pub mod embedder;
 pub mod engine;
 pub mod error;
+mod host;
 pub mod layer;
 pub mod model;
 pub mod normalise;
