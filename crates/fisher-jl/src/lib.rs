@@ -132,7 +132,10 @@
 //!   57% and `s = 8` 23% (`docs/benchmarks.md`). On a 2-core AMD EPYC with faster memory
 //!   (streaming read 28–32 GB/s) the default projects 7.7–8.7 GB/s, only 26–28% of it. The
 //!   cost per nonzero is one 16-lane addition into an accumulator block held in L2 (about 2
-//!   ns), plus hashing; these additions do not overlap the reading of the input.
+//!   ns), plus hashing; these additions do not overlap the reading of the input. Even in L1
+//!   such an addition costs about 1 ns (the `addition_bound` example), so at `s = 4` the
+//!   additions and the reading alone, one after the other, leave this design at about half
+//!   the streaming rate on that machine at best.
 //! - The batch is handled in groups of 16 rows: a batch that is not a multiple of 16 leaves
 //!   lanes empty (batch 8 runs at half the speed per row of batch 32), groups of fewer than
 //!   4 rows use scalar code, and every group hashes the columns again. Only x86-64 has a

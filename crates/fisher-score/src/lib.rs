@@ -65,12 +65,12 @@
 //!   about 1.4×). It grows linearly with the batch, not with `d`.
 //! - Speed is bounded by the backend's convolutions and matrix products. On a 2-core AMD
 //!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores ran at
-//!   12.6–17.7 examples/s (categorical head) and 13.5–18.2 (mixture) against 22.6–28.6 and
-//!   26.8–27.2 for PyTorch's `torch.func` on the same machine: 0.49–0.75× of it, run for
-//!   run. Flex's plain forward and backward pass runs at about 0.25× PyTorch's, so the
-//!   scores, at 0.6× the cost of that pass, cannot catch up without faster convolutions in
-//!   the backend; the convolutions and the per-example matrix products take about three
-//!   quarters of the time (see `docs/benchmarks.md` and the `score_phases` example).
+//!   18.5–19.6 examples/s (categorical head) and 19.0–22.9 (mixture) against 24.5–28.7 and
+//!   25.6–35.6 for PyTorch's `torch.func` on the same machine: 0.64–0.88× of it, run for
+//!   run. Flex's plain forward and backward pass runs at 0.22–0.30× PyTorch's; the scores
+//!   cost half of it, and about three quarters of their time is flex's convolutions (the
+//!   forward pass and the input gradients), the per-example products and the gates' `tanh`
+//!   and exponentials (see `docs/benchmarks.md` and the `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.
