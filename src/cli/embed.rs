@@ -171,6 +171,11 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
+/// Images per probed pass on the CPU backend: a batch's micro-batches of this size run side
+/// by side on the cores (see `FisherEmbedder::with_micro_batch`), about 1.5× faster than one
+/// pass over the whole batch.
+const CPU_MICRO_BATCH: usize = 4;
+
 /// Runs `fisher embed`.
 pub fn run(args: Args, common: &Common) -> Result<()> {
     let device = common.device.device()?.autodiff();
@@ -381,6 +386,9 @@ fn build(
             };
             let model = model.context("no model")?.clone();
             let mut fisher = FisherEmbedder::new(model, projection)?;
+            if common.device == Backend::Flex {
+                fisher = fisher.with_micro_batch(CPU_MICRO_BATCH)?;
+            }
             if let Normalisation::DiagonalFisher { damping } = normalisation {
                 let diagonal = fit.diagonal_fisher(&fisher, damping, device)?;
                 fisher = fisher.with_diagonal_fisher(diagonal)?;

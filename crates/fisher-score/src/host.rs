@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::layer::{Geometry, LayerScores};
 
 /// Whether tensors on `device` live in host memory as Burn's `flex` backend keeps them.
-fn on_host(device: &Device) -> bool {
+pub(crate) fn on_host(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
         device.clone().inner() == Device::flex()

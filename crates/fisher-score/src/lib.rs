@@ -62,15 +62,19 @@
 //! - Memory is that of a backward pass of the batch: the activations the backward pass
 //!   needs and every layer's output gradient, about as much as a plain forward and backward
 //!   pass for the PixelCNN (the probed pass of a model of your own holds the probes as well,
-//!   about 1.4×). It grows linearly with the batch, not with `d`.
+//!   about 1.4×). It grows linearly with the batch, not with `d`. Micro-batches on the CPU
+//!   run side by side, so memory is that of one micro-batch per core (229 MiB for
+//!   micro-batches of 4 of the default model, against 831 MiB for one pass over 32 images).
 //! - Speed is bounded by the backend's convolutions and matrix products. On a 2-core AMD
-//!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores ran at
-//!   18.5–19.6 examples/s (categorical head) and 19.0–22.9 (mixture) against 24.5–28.7 and
-//!   25.6–35.6 for PyTorch's `torch.func` on the same machine: 0.64–0.88× of it, run for
-//!   run. Flex's plain forward and backward pass runs at 0.22–0.30× PyTorch's; the scores
-//!   cost half of it, and about three quarters of their time is flex's convolutions (the
-//!   forward pass and the input gradients), the per-example products and the gates' `tanh`
-//!   and exponentials (see `docs/benchmarks.md` and the `score_phases` example).
+//!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores in
+//!   micro-batches of 4 (run side by side on the two cores) ran at 28.8–31.3 examples/s
+//!   (categorical head) and 30.0–30.7 (mixture), against 26.6–35.0 and 23.6–38.1 for
+//!   PyTorch's `torch.func` run right after each: 0.82–1.18× and 0.81–1.27× of it, round by
+//!   round, so not reliably as fast. One pass over the whole batch runs at 19.0–21.1: many of
+//!   flex's operations run on one thread, leaving the other core idle. Flex's plain forward
+//!   and backward pass runs at a quarter of PyTorch's; its convolutions, the per-example
+//!   products and the gates' `tanh` and exponentials take most of the scores' time (see
+//!   `docs/benchmarks.md` and the `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.

@@ -19,8 +19,10 @@ use crate::normalise::host_vec;
 pub enum ScoreProjection {
     /// A fisher-jl projection run on the host (the fast path on CPU backends).
     Host(Projection),
-    /// Any projector, run on the device of the data.
-    Device(Box<dyn Projector>),
+    /// Any projector, run on the device of the data. It must be shareable between threads:
+    /// micro-batches on the CPU run side by side (see
+    /// [`FisherEmbedder::with_micro_batch`](crate::FisherEmbedder::with_micro_batch)).
+    Device(Box<dyn Projector + Send + Sync>),
 }
 
 impl From<Projection> for ScoreProjection {
@@ -108,7 +110,7 @@ pub enum Projecting<'a> {
     /// On the device.
     Device {
         /// The projector.
-        projector: &'a dyn Projector,
+        projector: &'a (dyn Projector + Send + Sync),
         /// The running sums, `[batch, k]`.
         acc: Tensor<2>,
     },

@@ -265,3 +265,31 @@ fn micro_batches_give_the_same_embeddings() {
             .is_err()
     );
 }
+
+#[test]
+fn micro_batches_side_by_side_equal_each_micro_batch_alone() {
+    let device = device();
+    let model = || TinyModel::new(1, TinyHead::Logistic, 0, &device, false);
+    let d = model().num_free_parameters();
+    let jl = || {
+        fisher_jl::ProjectionConfig::new(d, 16)
+            .with_seed(9)
+            .init()
+            .unwrap()
+    };
+    let data = images(9, model().shape, 4);
+    let parts = FisherEmbedder::new(model(), jl().into())
+        .unwrap()
+        .with_micro_batch(2)
+        .unwrap();
+    let together = host(parts.embed(data.to_tensor(&device)).unwrap());
+
+    // The same micro-batches one after the other, each on its own: the same bits.
+    let alone = FisherEmbedder::new(model(), jl().into()).unwrap();
+    let mut expected = Vec::new();
+    for start in (0..9).step_by(2) {
+        let part = data.slice(start, start + 2);
+        expected.extend(host(alone.embed(part.to_tensor(&device)).unwrap()));
+    }
+    assert_eq!(together, expected);
+}
