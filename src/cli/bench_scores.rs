@@ -6,14 +6,15 @@
 //! $ fisher bench scores
 //! model 1x28x28, 64 channels, 8 layers, Categorical head: d = 670464 parameters
 //! batch 32 on Flex, 2 threads, k = 1024, median of 3 repetitions
-//! plain forward+backward                  2.0 examples/s   1.00× the time of the plain pass
-//! batched scores, projected               2.7 examples/s   0.74× the time of the plain pass
-//! batched scores, micro-batches of 4      4.5 examples/s   0.44× the time of the plain pass
-//! single-example loop                     3.7 examples/s   0.55× the time of the plain pass
+//! plain forward+backward                 10.3 examples/s   1.00× the time of the plain pass
+//! batched scores, projected              19.1 examples/s   0.54× the time of the plain pass
+//! batched scores, micro-batches of 4     31.3 examples/s   0.33× the time of the plain pass
+//! single-example loop                    10.3 examples/s   1.00× the time of the plain pass
 //! ```
 //!
-//! (2 busy cores.) With `--only PART` one computation runs alone and the peak resident
-//! memory of the process is printed.
+//! (2 idle cores of an AMD EPYC.) The micro-batches run side by side on the cores. With
+//! `--only PART` one computation runs alone and the peak resident memory of the process is
+//! printed.
 
 use std::path::PathBuf;
 use std::time::Instant;
