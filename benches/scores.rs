@@ -3,7 +3,7 @@
 //! issue: a plain batched forward and backward pass of the same model, and a loop of
 //! single-example backward passes. Throughput is reported in examples per second. The scores
 //! are measured twice: the whole batch in one probed pass, and in micro-batches of 4 (the same
-//! embeddings; on two cores small micro-batches keep the activations in cache).
+//! embeddings; on the CPU the micro-batches run side by side, keeping both cores busy).
 //!
 //! ```text
 //! cargo bench -p fisher-embed --bench scores
