@@ -18,7 +18,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use crate::layer::{Geometry, LayerScores};
+use crate::layer::{Geometry, LayerScores, free_positions};
 
 /// Whether tensors on `device` live in host memory as Burn's `flex` backend keeps them.
 pub(crate) fn on_host(device: &Device) -> bool {
@@ -33,19 +33,15 @@ pub(crate) fn on_host(device: &Device) -> bool {
     }
 }
 
-/// The values of a single-precision tensor on the host device, or `None`.
+/// The values of a tensor on the host device, or `None` on another device.
 fn values<const D: usize>(t: &Tensor<D>) -> Option<TensorData> {
-    if !on_host(&t.device()) {
-        return None;
-    }
-    let data = t.clone().inner().into_data();
-    data.as_slice::<f32>().is_ok().then_some(data)
+    on_host(&t.device()).then(|| t.clone().inner().into_data())
 }
 
 /// Each example's gradient with respect to a convolution's free weights and biases, from
 /// the layer's input `[batch, in, h, w]` and output gradient `[batch, out, h', w']`, whose
-/// sizes the caller has checked against `geometry`; `None` off the CPU device and for 1×1
-/// kernels.
+/// sizes the caller has checked against `geometry`; `None` off the CPU device, for 1×1
+/// kernels and when the mask leaves no weight free.
 pub(crate) fn conv_scores(
     geometry: &Geometry,
     input: &Tensor<4>,
@@ -69,13 +65,12 @@ pub(crate) fn conv_scores(
         x_data.as_slice::<f32>().ok()?,
         g_data.as_slice::<f32>().ok()?,
     );
-    let free: Option<Vec<usize>> = mask.map(|m| {
-        m.iter()
-            .enumerate()
-            .filter_map(|(i, &keep)| keep.then_some(i))
-            .collect()
-    });
+    let free: Option<Vec<usize>> = mask.map(|m| free_positions(m).collect());
     let width = free.as_ref().map_or(out * rows, Vec::len);
+    // Examples are rows of the output; a layer without a free weight has none to split.
+    if width == 0 {
+        return None;
+    }
 
     let window = Window {
         geometry,
@@ -86,7 +81,7 @@ pub(crate) fn conv_scores(
     let mut bias = vec![0.0f32; batch * out];
     let plane = channels * h * w;
     weight
-        .par_chunks_mut(width.max(1))
+        .par_chunks_mut(width)
         .zip(bias.par_chunks_mut(out))
         .enumerate()
         .for_each_init(

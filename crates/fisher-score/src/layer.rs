@@ -390,13 +390,16 @@ impl Geometry {
     }
 }
 
+/// The positions of the `true` entries of `mask`, in increasing order.
+pub(crate) fn free_positions(mask: &[bool]) -> impl Iterator<Item = usize> + '_ {
+    mask.iter()
+        .enumerate()
+        .filter_map(|(i, &free)| free.then_some(i))
+}
+
 /// The positions of the `true` entries of `mask`, as an index tensor.
 fn free_indices(mask: &[bool], device: &Device) -> Tensor<1, Int> {
-    let indices: Vec<i64> = mask
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &free)| free.then_some(i as i64))
-        .collect();
+    let indices: Vec<i64> = free_positions(mask).map(|i| i as i64).collect();
     let len = indices.len();
     Tensor::from_data(TensorData::new(indices, [len]), device)
 }
