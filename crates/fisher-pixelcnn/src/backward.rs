@@ -58,6 +58,9 @@ fn conv_input_grad(layer: &MaskedConv, g: Tensor<4>) -> Tensor<4> {
         let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
         return conv2d(g, weight.swap_dims(0, 1), None, options);
     }
+    if let Some(found) = crate::input_grad::conv_input_grad(&g, &weight, layer.padding) {
+        return found;
+    }
     let options = ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1);
     let full = conv_transpose2d(g, weight, None, options);
     let [(top, bottom), (left, right)] = layer.padding;

@@ -11,8 +11,11 @@
 //! functions with the same formulas (the tests check it). This matters more than it seems:
 //! the logistic-mixture head takes differences of nearly equal sigmoids, so a change of one
 //! unit in the last place of an activation can move a score coordinate by 1e-5 of the
-//! largest. Faster vectorised approximations were tried and dropped for that reason. The
-//! backward pass rounds differently from autodiff's (about 1e-7 relative).
+//! largest. Faster vectorised approximations were tried and dropped for that reason. `tanh`
+//! runs in vector lanes only where [`crate::tanh`] rounds exactly as the C library does,
+//! which it checks once per process; elsewhere it calls the C library. The tensors are read
+//! where they lie, through [`crate::host::HostValues`], not copied out. The backward pass
+//! rounds differently from autodiff's (about 1e-7 relative).
 //!
 //! The categorical head's gradient with respect to its logits is `onehot(target) −
 //! softmax(logits)` at every sub-pixel; [`categorical_head`] computes it, with the
@@ -108,7 +111,7 @@ pub(crate) fn categorical_head(
     host::categorical_head(logits, targets)
 }
 
-/// `tanh(x)`: the standard library's, as Burn's CPU backend evaluates it.
+/// `tanh(x)`: the C library's, as Burn's CPU backend evaluates it, one element at a time.
 #[inline(always)]
 fn tanh(x: f32) -> f32 {
     x.tanh()
@@ -126,35 +129,9 @@ fn sigmoid_f32(x: f32) -> f32 {
     }
 }
 
-/// Whether tensors on `device` live in host memory as Burn's `flex` backend keeps them.
-fn on_host(device: &Device) -> bool {
-    #[cfg(feature = "flex")]
-    {
-        device.clone().inner() == Device::flex()
-    }
-    #[cfg(not(feature = "flex"))]
-    {
-        let _ = device;
-        false
-    }
-}
-
 mod host {
     use super::*;
-
-    /// The values of a single-precision tensor on the host device, or `None` (another device
-    /// or another element type), leaving the caller to run the tensor operations.
-    fn values<const D: usize>(t: &Tensor<D>) -> Option<TensorData> {
-        if !on_host(&t.device()) {
-            return None;
-        }
-        let data = t.clone().inner().into_data();
-        data.as_slice::<f32>().is_ok().then_some(data)
-    }
-
-    fn slice(data: &TensorData) -> &[f32] {
-        data.as_slice::<f32>().unwrap_or_default()
-    }
+    use crate::host::HostValues;
 
     fn tensor(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
         Tensor::from_data(TensorData::new(values, shape), device)
@@ -164,9 +141,9 @@ mod host {
     fn addend_values(
         addend: Option<&Tensor<4>>,
         dims: [usize; 4],
-    ) -> Result<Option<TensorData>, ()> {
+    ) -> Result<Option<HostValues>, ()> {
         match addend {
-            Some(a) if a.dims() == dims => values(a).map(Some).ok_or(()),
+            Some(a) if a.dims() == dims => HostValues::of(a).map(Some).ok_or(()),
             Some(_) => Err(()),
             None => Ok(None),
         }
@@ -182,10 +159,14 @@ mod host {
             return None;
         }
         let device = pre.device().inner();
-        let pre_data = values(pre)?;
+        let pre_data = HostValues::of(pre)?;
         let add_data = addend_values(addend, pre.dims()).ok()?;
-        let (pre, add) = (slice(&pre_data), add_data.as_ref().map(slice));
+        let (pre, add) = (
+            pre_data.as_slice(),
+            add_data.as_ref().map(HostValues::as_slice),
+        );
 
+        let lanes = crate::tanh::matches_libm();
         let mut out = vec![0.0; b * plane];
         let mut t = vec![0.0; b * plane];
         let mut s = vec![0.0; b * plane];
@@ -196,6 +177,7 @@ mod host {
             .for_each(|(n, ((out, t), s))| {
                 let input = 2 * n * plane..2 * (n + 1) * plane;
                 vectorized(ForwardOp {
+                    lanes,
                     x: &pre[input.clone()],
                     add: add.map(|a| &a[input]),
                     out,
@@ -223,10 +205,10 @@ mod host {
             return None;
         }
         let device = t.device().inner();
-        let (t_data, s_data, g_data) = (values(t)?, values(s)?, values(g)?);
+        let (t_data, s_data, g_data) = (HostValues::of(t)?, HostValues::of(s)?, HostValues::of(g)?);
         let add_data = addend_values(addend, [b, 2 * c, h, w]).ok()?;
-        let (t, s, g) = (slice(&t_data), slice(&s_data), slice(&g_data));
-        let add = add_data.as_ref().map(slice);
+        let (t, s, g) = (t_data.as_slice(), s_data.as_slice(), g_data.as_slice());
+        let add = add_data.as_ref().map(HostValues::as_slice);
 
         let mut out = vec![0.0; b * 2 * plane];
         out.par_chunks_mut(2 * plane)
@@ -257,8 +239,8 @@ mod host {
             return None;
         }
         let device = logits.device().inner();
-        let logits_data = values(logits)?;
-        let logits = slice(&logits_data);
+        let logits_data = HostValues::of(logits)?;
+        let logits = logits_data.as_slice();
         let targets: Vec<usize> = targets
             .clone()
             .inner()
@@ -327,6 +309,8 @@ mod host {
 
     /// One example's gate: `x` (and `add`) `[2·plane]`, the three outputs `[plane]`.
     struct ForwardOp<'a> {
+        /// Whether [`crate::tanh::tanh`], which vectorises, rounds as the C library does.
+        lanes: bool,
         x: &'a [f32],
         add: Option<&'a [f32]>,
         out: &'a mut [f32],
@@ -341,29 +325,52 @@ mod host {
         fn call(self) {
             let n = self.out.len();
             let (xa, xb) = self.x.split_at(n);
-            let outputs = self
-                .out
-                .iter_mut()
-                .zip(self.t.iter_mut())
-                .zip(self.s.iter_mut());
-            let gate = |((out, t), s): ((&mut f32, &mut f32), &mut f32), a: f32, b: f32| {
-                *t = tanh(a);
-                *s = sigmoid_f32(b);
-                *out = *t * *s;
-            };
-            match self.add {
+            let (aa, ab) = match self.add {
                 Some(add) => {
                     let (aa, ab) = add.split_at(n);
-                    let inputs = xa.iter().zip(xb).zip(aa.iter().zip(ab));
-                    for (o, ((&a, &b), (&da, &db))) in outputs.zip(inputs) {
-                        gate(o, a + da, b + db);
+                    (Some(aa), Some(ab))
+                }
+                None => (None, None),
+            };
+            // tanh first, in a loop of its own: without a call to the C library in it, the
+            // compiler evaluates it in vector lanes.
+            let t = &mut *self.t;
+            match (self.lanes, aa) {
+                (true, Some(aa)) => {
+                    for (t, (&a, &d)) in t.iter_mut().zip(xa.iter().zip(aa)) {
+                        *t = crate::tanh::tanh(a + d);
+                    }
+                }
+                (true, None) => {
+                    for (t, &a) in t.iter_mut().zip(xa) {
+                        *t = crate::tanh::tanh(a);
+                    }
+                }
+                (false, Some(aa)) => {
+                    for (t, (&a, &d)) in t.iter_mut().zip(xa.iter().zip(aa)) {
+                        *t = tanh(a + d);
+                    }
+                }
+                (false, None) => {
+                    for (t, &a) in t.iter_mut().zip(xa) {
+                        *t = tanh(a);
+                    }
+                }
+            }
+            match ab {
+                Some(ab) => {
+                    for (s, (&b, &d)) in self.s.iter_mut().zip(xb.iter().zip(ab)) {
+                        *s = sigmoid_f32(b + d);
                     }
                 }
                 None => {
-                    for (o, (&a, &b)) in outputs.zip(xa.iter().zip(xb)) {
-                        gate(o, a, b);
+                    for (s, &b) in self.s.iter_mut().zip(xb) {
+                        *s = sigmoid_f32(b);
                     }
                 }
+            }
+            for ((out, &t), &s) in self.out.iter_mut().zip(self.t.iter()).zip(self.s.iter()) {
+                *out = t * s;
             }
         }
     }

@@ -118,10 +118,13 @@ pub mod config;
 pub mod error;
 mod fused;
 pub mod heads;
+pub mod host;
+mod input_grad;
 pub mod layers;
 pub mod model;
 pub mod probe;
 pub mod sample;
+mod tanh;
 pub mod train;
 
 pub use config::{Head, PixelCnnConfig};

@@ -13,30 +13,15 @@
 //! The sums run in another order than the tensor route's, so the results agree with it to
 //! rounding (about 1e-6 relative), not bit for bit; the tests compare the two.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
+use fisher_pixelcnn::host::HostValues;
 use rayon::prelude::*;
 
 use crate::layer::{Geometry, LayerScores, free_positions};
 
-/// Whether tensors on `device` live in host memory as Burn's `flex` backend keeps them.
-pub(crate) fn on_host(device: &Device) -> bool {
-    #[cfg(feature = "flex")]
-    {
-        device.clone().inner() == Device::flex()
-    }
-    #[cfg(not(feature = "flex"))]
-    {
-        let _ = device;
-        false
-    }
-}
-
-/// The values of a tensor on the host device, or `None` on another device.
-fn values<const D: usize>(t: &Tensor<D>) -> Option<TensorData> {
-    on_host(&t.device()).then(|| t.clone().inner().into_data())
-}
+pub(crate) use fisher_pixelcnn::host::on_host;
 
 /// Each example's gradient with respect to a convolution's free weights and biases, from
 /// the layer's input `[batch, in, h, w]` and output gradient `[batch, out, h', w']`, whose
@@ -60,11 +45,8 @@ pub(crate) fn conv_scores(
         return None;
     }
     let device = g.device().inner();
-    let (x_data, g_data) = (values(input)?, values(g)?);
-    let (x, g) = (
-        x_data.as_slice::<f32>().ok()?,
-        g_data.as_slice::<f32>().ok()?,
-    );
+    let (x_data, g_data) = (HostValues::of(input)?, HostValues::of(g)?);
+    let (x, g) = (x_data.as_slice(), g_data.as_slice());
     let free: Option<Vec<usize>> = mask.map(|m| free_positions(m).collect());
     let width = free.as_ref().map_or(out * rows, Vec::len);
     // Examples are rows of the output; a layer without a free weight has none to split.
@@ -163,6 +145,7 @@ impl Window<'_> {
 mod tests {
     use super::*;
     use crate::layer::{LayerInput, Probe, ProbedLayer};
+    use burn::tensor::Device;
 
     /// Seeded values in `[-1, 1)`.
     fn seeded(len: usize, seed: u64) -> Vec<f32> {
