@@ -12,7 +12,7 @@
 //! the logistic-mixture head takes differences of nearly equal sigmoids, so a change of one
 //! unit in the last place of an activation can move a score coordinate by 1e-5 of the
 //! largest. Faster vectorised approximations were tried and dropped for that reason. `tanh`
-//! runs in vector lanes only where [`crate::tanh`] rounds exactly as the C library does,
+//! and σ run in vector lanes only where [`crate::lanes`] rounds exactly as the C library does,
 //! which it checks once per process; elsewhere it calls the C library. The tensors are read
 //! where they lie, through [`crate::host::HostValues`], not copied out. The backward pass
 //! rounds differently from autodiff's (about 1e-7 relative).
@@ -166,7 +166,8 @@ mod host {
             add_data.as_ref().map(HostValues::as_slice),
         );
 
-        let lanes = crate::tanh::matches_libm();
+        let tanh_lanes = crate::lanes::tanh_matches();
+        let sigmoid_lanes = crate::lanes::sigmoid_matches(sigmoid_f32);
         let mut out = vec![0.0; b * plane];
         let mut t = vec![0.0; b * plane];
         let mut s = vec![0.0; b * plane];
@@ -177,7 +178,8 @@ mod host {
             .for_each(|(n, ((out, t), s))| {
                 let input = 2 * n * plane..2 * (n + 1) * plane;
                 vectorized(ForwardOp {
-                    lanes,
+                    tanh_lanes,
+                    sigmoid_lanes,
                     x: &pre[input.clone()],
                     add: add.map(|a| &a[input]),
                     out,
@@ -309,8 +311,10 @@ mod host {
 
     /// One example's gate: `x` (and `add`) `[2·plane]`, the three outputs `[plane]`.
     struct ForwardOp<'a> {
-        /// Whether [`crate::tanh::tanh`], which vectorises, rounds as the C library does.
-        lanes: bool,
+        /// Whether [`crate::lanes::tanh`], which vectorises, rounds as the C library does.
+        tanh_lanes: bool,
+        /// The same for [`crate::lanes::sigmoid`].
+        sigmoid_lanes: bool,
         x: &'a [f32],
         add: Option<&'a [f32]>,
         out: &'a mut [f32],
@@ -335,15 +339,15 @@ mod host {
             // tanh first, in a loop of its own: without a call to the C library in it, the
             // compiler evaluates it in vector lanes.
             let t = &mut *self.t;
-            match (self.lanes, aa) {
+            match (self.tanh_lanes, aa) {
                 (true, Some(aa)) => {
                     for (t, (&a, &d)) in t.iter_mut().zip(xa.iter().zip(aa)) {
-                        *t = crate::tanh::tanh(a + d);
+                        *t = crate::lanes::tanh(a + d);
                     }
                 }
                 (true, None) => {
                     for (t, &a) in t.iter_mut().zip(xa) {
-                        *t = crate::tanh::tanh(a);
+                        *t = crate::lanes::tanh(a);
                     }
                 }
                 (false, Some(aa)) => {
@@ -357,16 +361,31 @@ mod host {
                     }
                 }
             }
+            // σ likewise: its argument first, then σ in lanes where they round as the C
+            // library, and the C library for the few arguments outside the lanes' range.
+            let s = &mut *self.s;
             match ab {
                 Some(ab) => {
-                    for (s, (&b, &d)) in self.s.iter_mut().zip(xb.iter().zip(ab)) {
-                        *s = sigmoid_f32(b + d);
+                    for (s, (&b, &d)) in s.iter_mut().zip(xb.iter().zip(ab)) {
+                        *s = b + d;
                     }
                 }
-                None => {
-                    for (s, &b) in self.s.iter_mut().zip(xb) {
+                None => s.copy_from_slice(xb),
+            }
+            if self.sigmoid_lanes {
+                let outside = s.iter().any(|&b| crate::lanes::sigmoid_outside(b));
+                let arguments = outside.then(|| s.to_vec());
+                for s in s.iter_mut() {
+                    *s = crate::lanes::sigmoid(*s);
+                }
+                for (s, &b) in s.iter_mut().zip(arguments.iter().flatten()) {
+                    if crate::lanes::sigmoid_outside(b) {
                         *s = sigmoid_f32(b);
                     }
+                }
+            } else {
+                for s in s.iter_mut() {
+                    *s = sigmoid_f32(*s);
                 }
             }
             for ((out, &t), &s) in self.out.iter_mut().zip(self.t.iter()).zip(self.s.iter()) {

@@ -120,11 +120,11 @@ mod fused;
 pub mod heads;
 pub mod host;
 mod input_grad;
+mod lanes;
 pub mod layers;
 pub mod model;
 pub mod probe;
 pub mod sample;
-mod tanh;
 pub mod train;
 
 pub use config::{Head, PixelCnnConfig};
