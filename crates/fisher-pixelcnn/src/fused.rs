@@ -120,7 +120,7 @@ fn tanh(x: f32) -> f32 {
 /// The logistic sigmoid with the formula and the rounding of Burn's CPU backend: `1/(1 + e^{−x})`
 /// for `x ≥ 0`, `e^x/(1 + e^x)` below, so that neither exponential overflows.
 #[inline(always)]
-fn sigmoid_f32(x: f32) -> f32 {
+pub(crate) fn sigmoid_f32(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
