@@ -1,6 +1,6 @@
 //! `tanh` and the logistic sigmoid in single precision, written so that the compiler
 //! evaluates eight lanes at once, with the results of the C library's scalar functions bit for
-//! bit where those are glibc's (up to 2.41; other libraries are checked, below).
+//! bit where those are glibc's classic ones (2.36 here; other libraries are checked, below).
 //!
 //! The gate's forward pass must round exactly as Burn's CPU backend does, which calls the C
 //! library's `tanhf` and `expf` one element at a time (see [`crate::fused`] for why). Those
@@ -25,10 +25,14 @@
 //! multiply-add where glibc has one. Arguments of magnitude 88 and above (where glibc turns to
 //! its overflow and underflow paths) and NaNs are recomputed by the C library afterwards.
 //!
-//! Other C libraries (musl, macOS, the correctly rounded functions of glibc 2.42 on, glibc's
+//! Other C libraries (musl, macOS, a later glibc with correctly rounded functions, glibc's
 //! `expf` without fused multiply-adds) may round some inputs differently. [`tanh_matches`] and
 //! [`sigmoid_matches`] compare the lanes with the C library on a million inputs spread over
-//! every exponent, once per process, and the gate uses the lanes only where they agree.
+//! every exponent, once per process, and the gate uses the lanes only where they agree. On the
+//! development machine (glibc 2.36, an AMD EPYC with AVX-512) both were compared with the C
+//! library on all 2³² inputs, through the vectorised code the gate runs, and agreed on every
+//! one; the tests compare a sample four times denser than the start-up check, and every input
+//! near the boundaries between cases.
 
 use std::sync::OnceLock;
 

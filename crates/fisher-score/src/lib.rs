@@ -67,14 +67,16 @@
 //!   micro-batches of 4 of the default model, against 831 MiB for one pass over 32 images).
 //! - Speed is bounded by the backend's convolutions and matrix products. On a 2-core AMD
 //!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores in
-//!   micro-batches of 4 (run side by side on the two cores) ran at 28.8–31.3 examples/s
-//!   (categorical head) and 29.7–30.8 (mixture), against 26.6–35.0 and 23.6–38.1 for
-//!   PyTorch's `torch.func` run right after each: 0.82–1.18× (median 1.0) and 0.81–1.27×
-//!   (median 0.91) of it over six rounds, so level, not reliably ahead. One pass over the
-//!   whole batch runs at 18.4–21.1: many of flex's operations run on one thread, leaving the
-//!   other core idle. Flex's plain forward and backward pass runs at a quarter of PyTorch's;
-//!   its convolutions, the per-example products and the gates' `tanh` and exponentials take
-//!   most of the scores' time (see `docs/benchmarks.md` and the `score_phases` example).
+//!   micro-batches of 4 (run side by side on the two cores) ran at 26.8–36.0 examples/s
+//!   (categorical head) and 28.0–36.7 (mixture), against 21.8–33.0 and 25.0–33.6 for
+//!   PyTorch's `torch.func` run right after each: 0.95–1.65× (median 1.11) and 1.09–1.27×
+//!   (median 1.16) of it over seven rounds each, ahead in 13 of the 14. PyTorch's figure
+//!   moves by ±20% from run to run on this machine, ours by about ±15%, so single rounds can
+//!   still go either way. One pass over the whole batch runs at 22.4–27.1: many of flex's
+//!   operations run on one thread, leaving the other core idle. Flex's plain forward and
+//!   backward pass runs at a quarter of PyTorch's; its forward convolutions and the
+//!   per-example products take most of the scores' time (see `docs/benchmarks.md` and the
+//!   `score_phases` example).
 //! - Embeddings are computed in f32; per-example results agree with the single-example loop to
 //!   about 1e-5 relative, not bit for bit, because the sums run in another order. Shards are
 //!   bit-identical to a single run because they compute the very same batches.
