@@ -68,9 +68,9 @@
 //! - Speed is bounded by the backend's convolutions and matrix products. On a 2-core AMD
 //!   EPYC, with the flex CPU backend and batch 32, the default PixelCNN's scores in
 //!   micro-batches of 4 (run side by side on the two cores) ran at 26.8–36.0 examples/s
-//!   (categorical head) and 28.0–36.7 (mixture), against 21.8–33.0 and 25.0–33.6 for
-//!   PyTorch's `torch.func` run right after each: 0.95–1.65× (median 1.11) and 1.09–1.27×
-//!   (median 1.16) of it over seven rounds each, ahead in 13 of the 14. PyTorch's figure
+//!   (categorical head) and 28.0–36.7 (mixture), against 21.8–33.0 and 23.2–33.6 for
+//!   PyTorch's `torch.func` run right after each: 0.95–1.65× and 1.09–1.57× of it (median
+//!   1.21 for each) over eleven rounds each, ahead in 21 of the 22. PyTorch's figure
 //!   moves by ±20% from run to run on this machine, ours by about ±15%, so single rounds can
 //!   still go either way. One pass over the whole batch runs at 22.4–27.1: many of flex's
 //!   operations run on one thread, leaving the other core idle. Flex's plain forward and
