@@ -495,6 +495,51 @@ mod tests {
         }
     }
 
+    /// Inputs across the range, where the sigmoid's lanes hand over to the C library (|x| ≥ 88)
+    /// and tanh saturates, give the tensor operations' bits (NaNs: a NaN).
+    #[test]
+    fn extreme_gate_inputs_equal_the_tensor_operations_bit_for_bit() {
+        let special = [
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            0.17,
+            1.0,
+            8.2,
+            21.99,
+            22.0,
+            87.99,
+            88.0,
+            -88.0,
+            100.0,
+            -100.0,
+            104.0,
+            -104.0,
+            1e4,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let wide = host_values(seeded([1, 2, 8, 10], 120.0, 9));
+        let values: Vec<f32> = special
+            .iter()
+            .copied()
+            .cycle()
+            .take(80)
+            .chain(wide)
+            .collect();
+        let pre = Tensor::<4>::from_data(TensorData::new(values, [3, 2, 4, 10]), &Device::flex());
+        let fast = gate_forward(pre.clone(), None);
+        let slow = gate_forward_ops(pre, None);
+        for (name, a, b) in [("tanh", fast.1, slow.1), ("sigmoid", fast.2, slow.2)] {
+            for (x, y) in host_values(a).into_iter().zip(host_values(b)) {
+                let same = x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+                assert!(same, "{name}: {x:e} against {y:e}");
+            }
+        }
+    }
+
     #[test]
     fn categorical_head_matches_a_double_precision_softmax() {
         let device = Device::flex();
