@@ -2,12 +2,13 @@
 //!
 //! Layout, chosen so that the random accesses stay in cache and everything else streams:
 //!
-//! - The batch is cut into *groups* of up to 16 rows. A group's accumulator has two *slots*
-//!   per output row, the sums of the inputs reaching that row with a plus sign and with a
-//!   minus sign (entry `2·row + negative` indexes its slot), each 16 lanes (one per batch row,
-//!   64 bytes). The output is `scale · (plus − minus)`: no sign work in the inner loop.
+//! - The batch is cut into *groups* of up to 16 rows. A group's accumulator has one *slot*
+//!   per output row, 16 lanes (one per batch row, 64 bytes), holding the signed sum of the
+//!   inputs reaching that row. A table entry `2·row + negative` names the slot and the sign;
+//!   the sign is applied by flipping the input's sign bits (one exclusive or, exact), and the
+//!   output is `scale · sum`.
 //! - The rows `0..k` are cut into *blocks*: the `s` blocks of the sparse JL construction (a
-//!   block of a group's accumulator is 64 KiB for `k/s = 512`), or a single block for the
+//!   block of a group's accumulator is 64 KiB for `k/s = 1024`), or a single block for the
 //!   very sparse kind, whose nonzeros are applied in coordinate order.
 //! - A *task* is a group and a range of its blocks; tasks run in parallel, without waiting for
 //!   each other, over the whole chunk. A task reads the chunk in *super-tiles* of 8192
@@ -47,12 +48,14 @@ const MIN_WIDE: usize = 4;
 pub(crate) struct Lanes(pub [f32; LANES]);
 
 impl Lanes {
-    /// Lane-wise `self += x`, through local copies so that it compiles to vector additions.
+    /// Lane-wise `self += ±x`, the sign given as the bit pattern `sign` (0 or `1 << 31`)
+    /// flipped into every lane's sign bit; through local copies so that it compiles to one
+    /// exclusive or and one vector addition.
     #[inline(always)]
-    fn add(&mut self, x: &Lanes) {
+    fn add(&mut self, x: &Lanes, sign: u32) {
         let (mut sum, x) = (self.0, x.0);
         for (a, b) in sum.iter_mut().zip(x) {
-            *a += b;
+            *a += f32::from_bits(b.to_bits() ^ sign);
         }
         self.0 = sum;
     }
@@ -160,7 +163,8 @@ impl Table {
     }
 }
 
-/// One group's accumulator: plus and minus sums per output row, slot `2·row + negative`.
+/// One group's accumulator: the signed sum of the inputs reaching each output row, one slot
+/// per row.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum GroupAcc {
     /// Up to 16 batch rows `row0 .. row0 + rows`, 16 lanes per slot.
@@ -169,14 +173,14 @@ pub(crate) enum GroupAcc {
         row0: usize,
         /// Batch rows in use (the other lanes stay zero).
         rows: usize,
-        /// `2k` slots.
+        /// `k` slots.
         data: Vec<Lanes>,
     },
     /// One batch row.
     Narrow {
         /// The batch row.
         row: usize,
-        /// `2k` slots.
+        /// `k` slots.
         data: Vec<f32>,
     },
 }
@@ -192,13 +196,13 @@ impl GroupAcc {
             groups.push(Self::Wide {
                 row0,
                 rows,
-                data: vec![Lanes::default(); 2 * k],
+                data: vec![Lanes::default(); k],
             });
             row0 += rows;
         }
         groups.extend((row0..batch).map(|row| Self::Narrow {
             row,
-            data: vec![0.0; 2 * k],
+            data: vec![0.0; k],
         }));
         groups
     }
@@ -211,17 +215,17 @@ impl GroupAcc {
         }
     }
 
-    /// Writes `scale · (plus − minus)` of batch row `row0 + lane` into `out` (length `k`).
+    /// Writes `scale · sum` of batch row `row0 + lane` into `out` (length `k`).
     pub fn write_row(&self, lane: usize, scale: f32, out: &mut [f32]) {
         match self {
             Self::Wide { data, .. } => {
-                for (o, pair) in out.iter_mut().zip(data.chunks_exact(2)) {
-                    *o = scale * (pair[0].0[lane] - pair[1].0[lane]);
+                for (o, slot) in out.iter_mut().zip(data) {
+                    *o = scale * slot.0[lane];
                 }
             }
             Self::Narrow { data, .. } => {
-                for (o, pair) in out.iter_mut().zip(data.chunks_exact(2)) {
-                    *o = scale * (pair[0] - pair[1]);
+                for (o, slot) in out.iter_mut().zip(data) {
+                    *o = scale * slot;
                 }
             }
         }
@@ -256,7 +260,7 @@ struct Work<'a> {
     input: Vec<&'a [f32]>,
     /// Accumulator slots `base ..`.
     slots: Slots<'a>,
-    /// Entry of the first slot.
+    /// Row of the first slot.
     base: u32,
     /// Blocks applied.
     blocks: Range<usize>,
@@ -284,7 +288,7 @@ pub(crate) fn accumulate(
         };
         let mut consumed = 0usize;
         for range in split(0..blocks, per_group) {
-            let end = 2 * bounds[range.end] as usize;
+            let end = bounds[range.end] as usize;
             let (head, tail) = slots.split(end - consumed);
             work.push(Work {
                 input: group_input.clone(),
@@ -429,6 +433,18 @@ fn transpose_all<T: Transpose>(simd: T, input: &[&[f32]], n: usize, xt: &mut Vec
     }
 }
 
+/// The accumulator slot of entry `e` (`2·row + negative`) in a task whose first row is `base`.
+#[inline(always)]
+fn slot(e: u32, base: u32) -> usize {
+    ((e >> 1) - base) as usize
+}
+
+/// The sign of entry `e` as a bit pattern to flip into a float: `1 << 31` for minus, else 0.
+#[inline(always)]
+fn sign(e: u32) -> u32 {
+    e << 31
+}
+
 /// Adds the transposed super-tile block by block: one 16-lane addition per entry.
 #[inline(always)]
 fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, slots: &mut [Lanes]) {
@@ -436,12 +452,12 @@ fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, slot
         match table.block(b) {
             (None, entries) => {
                 for (x, &e) in xt.iter().zip(entries) {
-                    slots[(e - base) as usize].add(x);
+                    slots[slot(e, base)].add(x, sign(e));
                 }
             }
             (Some(coords), entries) => {
                 for (&c, &e) in coords.iter().zip(entries) {
-                    slots[(e - base) as usize].add(&xt[c as usize]);
+                    slots[slot(e, base)].add(&xt[c as usize], sign(e));
                 }
             }
         }
@@ -455,12 +471,13 @@ fn apply_narrow(row: &[f32], table: &Table, blocks: Range<usize>, base: u32, slo
         match table.block(b) {
             (None, entries) => {
                 for (&x, &e) in row.iter().zip(entries) {
-                    slots[(e - base) as usize] += x;
+                    slots[slot(e, base)] += f32::from_bits(x.to_bits() ^ sign(e));
                 }
             }
             (Some(coords), entries) => {
                 for (&c, &e) in coords.iter().zip(entries) {
-                    slots[(e - base) as usize] += row[c as usize];
+                    let x = row[c as usize];
+                    slots[slot(e, base)] += f32::from_bits(x.to_bits() ^ sign(e));
                 }
             }
         }
@@ -627,7 +644,7 @@ mod tests {
             Columns::VerySparse(c) => c.k,
         };
         let blocks = columns.blocks().len() - 1;
-        let mut slots = vec![Lanes::default(); 2 * k];
+        let mut slots = vec![Lanes::default(); k];
         let work = Work {
             input: data.iter().map(|r| r.as_slice()).collect(),
             slots: Slots::Wide(&mut slots),

@@ -103,10 +103,11 @@
 //!
 //! # Numerics
 //!
-//! Sums are in `f32`. The host kernel keeps the sums of the inputs reaching each row with a
-//! plus and with a minus sign apart and returns `scale·(plus − minus)`; the tensor path adds
-//! `±scale·x` directly; the two agree within `f32` rounding (a relative error of order
-//! `√(number of terms)·2⁻²⁴` of the sum of magnitudes), not bit for bit. The Gaussian entries
+//! Sums are in `f32`. The host kernel adds `±x` into each row in increasing coordinate order,
+//! starting from zero, and returns `scale·sum`: exactly what a plain loop over the
+//! coordinates computes (a test checks this bit for bit). The tensor path adds `±scale·x`
+//! in the order of the backend's scatter; the two agree within `f32` rounding (a relative
+//! error of order `√(number of terms)·2⁻²⁴` of the sum of magnitudes), not bit for bit. The Gaussian entries
 //! use the platform's `ln`, `sin` and `cos`, which may differ in the last bit between
 //! platforms.
 //!
@@ -130,12 +131,16 @@
 //!   `d = 2²²`, `k = 4096`) projects 8.3–8.5 GB/s, 41–44% of the rate of a plain streaming
 //!   read measured right after, short of the 50% aimed for; `s = 1` reached 58–71%, `s = 2`
 //!   57% and `s = 8` 23% (`docs/benchmarks.md`). On a 2-core AMD EPYC with faster memory
-//!   (streaming read 28–32 GB/s) the default projects 7.7–8.7 GB/s, only 26–28% of it. The
+//!   (streaming read 24–39 GB/s) the default projects 7.6–9.3 GB/s, only 21–30% of it. The
 //!   cost per nonzero is one 16-lane addition into an accumulator block held in L2 (about 2
 //!   ns), plus hashing; these additions do not overlap the reading of the input. Even in L1
 //!   such an addition costs about 1 ns (the `addition_bound` example), so at `s = 4` the
 //!   additions and the reading alone, one after the other, leave this design at about half
 //!   the streaming rate on that machine at best.
+//! - Large `k`: each group of 16 batch rows has an accumulator of `64·k` bytes, walked one
+//!   block of `k/s` rows at a time; once a block outgrows the L2 cache the additions slow
+//!   down. At `k = 65 536`, `s = 4` (blocks of 1 MiB, the L2 of the development machine) the
+//!   default projects 4.5–6.3 GB/s instead of 7.6–9.3 at `k = 4096`.
 //! - The batch is handled in groups of 16 rows: a batch that is not a multiple of 16 leaves
 //!   lanes empty (batch 8 runs at half the speed per row of batch 32), groups of fewer than
 //!   4 rows use scalar code, and every group hashes the columns again. Only x86-64 has a

@@ -59,6 +59,60 @@ fn host_path_matches_the_dense_oracle() {
     }
 }
 
+/// The host kernel's sums for the two sparse kinds are those of a plain loop: every row
+/// starts at zero, receives `±x` coordinate by coordinate in increasing order, and is scaled
+/// at the end. Equal bit for bit, for every group shape (narrow, partly filled and full
+/// groups of 16 rows) and across the kernel's tiles of 8192 coordinates.
+#[test]
+fn host_sums_equal_a_plain_loop_over_the_coordinates_bit_for_bit() {
+    let (d, k) = (20_000, 48);
+    let kinds = [
+        ProjectionKind::SparseJl { nonzeros: 1 },
+        ProjectionKind::SparseJl { nonzeros: 4 },
+        ProjectionKind::SparseJl { nonzeros: 16 },
+        ProjectionKind::VerySparse {
+            density: Some(0.05),
+        },
+    ];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let p = ProjectionConfig::new(d, k)
+            .with_kind(kind.clone())
+            .with_seed(7 + i as u64)
+            .init()
+            .unwrap();
+        let columns: Vec<Vec<(usize, f32)>> = (0..d).map(|j| p.column(j).unwrap()).collect();
+        let scale = columns
+            .iter()
+            .flatten()
+            .map(|&(_, v)| v.abs())
+            .next()
+            .unwrap();
+        assert!(columns.iter().flatten().all(|&(_, v)| v.abs() == scale));
+        for batch in [1, 3, 5, 16, 35] {
+            let x = normal_batch(batch, d, (batch * 31 + i) as u64);
+            let mut expected = Array2::<f32>::zeros((batch, k));
+            for (b, mut out) in expected.outer_iter_mut().enumerate() {
+                let mut sums = vec![0.0f32; k];
+                for (j, column) in columns.iter().enumerate() {
+                    for &(r, v) in column {
+                        let value = x[[b, j]];
+                        sums[r] += if v < 0.0 { -value } else { value };
+                    }
+                }
+                for (o, sum) in out.iter_mut().zip(sums) {
+                    *o = scale * sum;
+                }
+            }
+            let z = p.project(x.view()).unwrap();
+            let differ = z
+                .iter()
+                .zip(&expected)
+                .filter(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(differ.count(), 0, "{kind:?}, batch {batch}");
+        }
+    }
+}
+
 #[test]
 fn materialised_sparse_matrix_equals_the_dense_one_and_its_columns() {
     for p in projections(500, 48) {
