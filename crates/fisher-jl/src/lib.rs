@@ -140,7 +140,8 @@
 //! - Large `k`: each group of 16 batch rows has an accumulator of `64·k` bytes, walked one
 //!   block of `k/s` rows at a time; once a block outgrows the L2 cache the additions slow
 //!   down. At `k = 65 536`, `s = 4` (blocks of 1 MiB, the L2 of the development machine) the
-//!   default projects 4.5–6.3 GB/s instead of 7.6–9.3 at `k = 4096`.
+//!   default projected 2.6–6.8 GB/s over ten runs (median 6.2), against 7.6–9.3 at
+//!   `k = 4096`.
 //! - The batch is handled in groups of 16 rows: a batch that is not a multiple of 16 leaves
 //!   lanes empty (batch 8 runs at half the speed per row of batch 32), groups of fewer than
 //!   4 rows use scalar code, and every group hashes the columns again. Only x86-64 has a
