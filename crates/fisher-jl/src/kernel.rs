@@ -55,7 +55,7 @@ impl Lanes {
     fn add(&mut self, x: &Lanes, sign: u32) {
         let (mut sum, x) = (self.0, x.0);
         for (a, b) in sum.iter_mut().zip(x) {
-            *a += f32::from_bits(b.to_bits() ^ sign);
+            *a += flip(b, sign);
         }
         self.0 = sum;
     }
@@ -445,6 +445,12 @@ fn sign(e: u32) -> u32 {
     e << 31
 }
 
+/// `x` with the sign bit pattern `sign` flipped in: `x` for 0, `−x` for `1 << 31` (exact).
+#[inline(always)]
+fn flip(x: f32, sign: u32) -> f32 {
+    f32::from_bits(x.to_bits() ^ sign)
+}
+
 /// Adds the transposed super-tile block by block: one 16-lane addition per entry.
 #[inline(always)]
 fn apply_wide(xt: &[Lanes], table: &Table, blocks: Range<usize>, base: u32, slots: &mut [Lanes]) {
@@ -471,13 +477,12 @@ fn apply_narrow(row: &[f32], table: &Table, blocks: Range<usize>, base: u32, slo
         match table.block(b) {
             (None, entries) => {
                 for (&x, &e) in row.iter().zip(entries) {
-                    slots[slot(e, base)] += f32::from_bits(x.to_bits() ^ sign(e));
+                    slots[slot(e, base)] += flip(x, sign(e));
                 }
             }
             (Some(coords), entries) => {
                 for (&c, &e) in coords.iter().zip(entries) {
-                    let x = row[c as usize];
-                    slots[slot(e, base)] += f32::from_bits(x.to_bits() ^ sign(e));
+                    slots[slot(e, base)] += flip(row[c as usize], sign(e));
                 }
             }
         }

@@ -107,9 +107,9 @@
 //! starting from zero, and returns `scale·sum`: exactly what a plain loop over the
 //! coordinates computes (a test checks this bit for bit). The tensor path adds `±scale·x`
 //! in the order of the backend's scatter; the two agree within `f32` rounding (a relative
-//! error of order `√(number of terms)·2⁻²⁴` of the sum of magnitudes), not bit for bit. The Gaussian entries
-//! use the platform's `ln`, `sin` and `cos`, which may differ in the last bit between
-//! platforms.
+//! error of order `√(number of terms)·2⁻²⁴` of the sum of magnitudes), not bit for bit.
+//! The Gaussian entries use the platform's `ln`, `sin` and `cos`, which may differ in the
+//! last bit between platforms.
 //!
 //! # Limitations
 //!

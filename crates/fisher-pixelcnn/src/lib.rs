@@ -112,9 +112,10 @@
 //!   version with fused multiply-adds) bit for bit, checked against all 2³² inputs on glibc
 //!   2.36 and against a million at the start of every process; with another C library
 //!   (musl, macOS, a later glibc that has replaced these functions with correctly rounded
-//!   ones, a processor without fused multiply-adds) the check fails and the gates call the C library one element at a
-//!   time, which is correct but gives up what the lanes gained on this machine: about 3%
-//!   for `tanh` and 4–12% more for the sigmoid, in examples per second of the scores.
+//!   ones, a processor without fused multiply-adds) the check fails and the gates call the
+//!   C library one element at a time, which is correct but gives up what the lanes gained on
+//!   this machine: about 3% for `tanh` and 4–12% more for the sigmoid, in examples per
+//!   second of the scores.
 //! - Adam's state is restored exactly on resume, but a resumed run must use the same data
 //!   (same order and size) to reproduce an uninterrupted run.
 
