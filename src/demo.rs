@@ -1140,19 +1140,12 @@ mod tests {
         assert_eq!(md, "| a | b |\n| --- | --- |\n| 1 | 2 |\n");
     }
 
-    /// This crate's folder: where cargo says it is when it runs this program (the clone being
-    /// tested, even when its build cache is shared with a clone elsewhere), else where it was
-    /// built.
-    fn crate_dir() -> PathBuf {
-        std::env::var_os("CARGO_MANIFEST_DIR")
-            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-    }
-
     /// A temporary folder holding the 200-image Fashion-MNIST fixture as both splits.
     fn fashion_fixture(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("fisher-demo-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let fixtures = crate_dir().join("crates/fisher-data/tests/fixtures");
+        let fixtures = fisher_core::package_dir(env!("CARGO_MANIFEST_DIR"))
+            .join("crates/fisher-data/tests/fixtures");
         for split in ["train", "t10k"] {
             for (kind, dims) in [("images", 3), ("labels", 1)] {
                 let from =

@@ -40,6 +40,17 @@ pub mod traits;
 pub use error::{Error, Result};
 pub use image::{ImageBatch, ImageShape, PixelScaling};
 pub use tolerance::Tolerance;
+
+/// The folder of the package whose test, bench or example is running: cargo's
+/// `CARGO_MANIFEST_DIR` at run time, else `built`, the same variable's value at build time
+/// (pass `env!("CARGO_MANIFEST_DIR")`).
+///
+/// Fixtures are looked up here rather than at the build-time path alone because cargo does
+/// not rebuild a clone moved to another path, nor two clones sharing one build cache: their
+/// programs would otherwise read the other clone's files.
+pub fn package_dir(built: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| built.into(), Into::into)
+}
 pub use traits::{Decoder, DensityModel, Embedder, FeatureExtractor, Projector};
 
 /// Converts a log-likelihood in nats of an image with `dims` sub-pixels into bits per

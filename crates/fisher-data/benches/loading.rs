@@ -10,7 +10,7 @@
 //! faces at 32 and 64 pixels). All single-threaded, CPU.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fisher_data::{Faces, FacesConfig, Mnist, Split};
@@ -43,7 +43,7 @@ fn fashion_mnist(c: &mut Criterion) {
 }
 
 fn idx_fixture(c: &mut Criterion) {
-    let dir = crate_dir().join("tests/fixtures");
+    let dir = fisher_core::package_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let images = dir.join("fashion-test-first200-images-idx3-ubyte.gz");
     let labels = dir.join("fashion-test-first200-labels-idx1-ubyte.gz");
     let mut group = c.benchmark_group("idx_fixture");
@@ -80,11 +80,3 @@ fn faces(c: &mut Criterion) {
 
 criterion_group!(benches, fashion_mnist, idx_fixture, cifar10_parse, faces);
 criterion_main!(benches);
-
-/// This crate's folder: where cargo says it is when it runs this program (the clone being
-/// tested, even when its build cache is shared with a clone elsewhere), else where it was
-/// built.
-fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}

@@ -8,7 +8,6 @@
 //! `dataset-fashion-mnist`). Prints the sizes, the time each load took and the class counts,
 //! and fails if the first 200 test images differ from `tests/fixtures`.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use fisher_data::{Examples, FASHION_MNIST_CLASSES, Mnist, Split, idx};
@@ -58,7 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  classes: {}", named.join(", "));
 
         if split == Split::Test {
-            let fixtures = crate_dir().join("tests/fixtures");
+            let fixtures =
+                fisher_core::package_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
             let fixture = idx::load_idx(
                 fixtures.join("fashion-test-first200-images-idx3-ubyte.gz"),
                 fixtures.join("fashion-test-first200-labels-idx1-ubyte.gz"),
@@ -69,12 +69,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
-}
-
-/// This crate's folder: where cargo says it is when it runs this program (the clone being
-/// tested, even when its build cache is shared with a clone elsewhere), else where it was
-/// built.
-fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

@@ -61,10 +61,10 @@ fn compare(name: &str, got: Tensor<2>, expected: &Array2<f32>) -> bool {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let weights = PathBuf::from(args.next().ok_or("usage: inception_check WHEEL_OR_PT")?);
-    let fixture = args
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate_dir().join("tests/fixtures/inception_features.npz"));
+    let fixture = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        fisher_core::package_dir(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/inception_features.npz")
+    });
     let device = Device::flex();
 
     let t = Instant::now();
@@ -106,12 +106,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Err("features differ from PyTorch's by more than 1e-4 relative".into())
     }
-}
-
-/// This crate's folder: where cargo says it is when it runs this program (the clone being
-/// tested, even when its build cache is shared with a clone elsewhere), else where it was
-/// built.
-fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

@@ -1,8 +1,6 @@
 //! FID and KID against numpy/scipy references: `fixtures/frechet_reference.py` computes
 //! pytorch-fid's formula (scipy.linalg.sqrtm) on seeded feature sets.
 
-use std::path::PathBuf;
-
 use fisher_core::Tolerance;
 use fisher_fid::{
     GaussianStats, KidConfig, SampleCheck, frechet_distance, kernel_inception_distance,
@@ -10,9 +8,8 @@ use fisher_fid::{
 use ndarray::{Array0, Array2};
 use ndarray_npy::NpzReader;
 
-fn fixture(name: &str) -> PathBuf {
-    crate_dir().join("tests/fixtures").join(name)
-}
+mod common;
+use common::fixture;
 
 struct Case {
     x: Array2<f32>,
@@ -121,12 +118,4 @@ fn kid_on_whole_sets_matches_numpy() {
         "whole sets in any order: {}",
         kid.std
     );
-}
-
-/// This crate's folder: where cargo says it is when it runs this program (the clone being
-/// tested, even when its build cache is shared with a clone elsewhere), else where it was
-/// built.
-fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

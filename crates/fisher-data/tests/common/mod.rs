@@ -35,7 +35,7 @@ impl Drop for TempDir {
 
 /// The fixture folder.
 pub fn fixtures() -> PathBuf {
-    crate_dir().join("tests/fixtures")
+    fisher_core::package_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 pub const FIXTURE_IMAGES: &str = "fashion-test-first200-images-idx3-ubyte.gz";
@@ -60,12 +60,4 @@ pub fn gunzip(path: &Path) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
-}
-
-/// This crate's folder: where cargo says it is when it runs this program (the clone being
-/// tested, even when its build cache is shared with a clone elsewhere), else where it was
-/// built.
-fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

@@ -187,13 +187,7 @@ pub fn values(n: usize, seed: u64) -> Vec<f32> {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    crate_dir().join("tests/fixtures").join(name)
-}
-
-/// This crate's folder: where cargo says it is when it runs this program (the clone being
-/// tested, even when its build cache is shared with a clone elsewhere), else where it was
-/// built.
-fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+    fisher_core::package_dir(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
